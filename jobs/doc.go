@@ -1,0 +1,13 @@
+// Package jobs builds sluice's parts from configuration and runs them as
+// jobs: once (cron, Airflow), on a schedule, with locking, metrics and run
+// reports. It is the only package (with cmd/sluice) that wires concrete
+// backends — object stores, Kafka clients, source databases — together.
+//
+// Invariants:
+//   - Backends are chosen in exactly one place per kind (OpenStore for
+//     object stores).
+//   - Secrets come from the environment or files, and never reach logs,
+//     errors or reports.
+//   - Every job ends with a run report and an exit code from the table in
+//     exitcode.go; a retry of a failed job is always safe.
+package jobs
