@@ -82,4 +82,15 @@ type Change struct {
 	Source Source
 	// TsMs is when the connector processed the event (envelope ts_ms).
 	TsMs int64
+	// Transaction is the optional envelope "transaction" block; nil encodes
+	// as null.
+	Transaction *Transaction
+}
+
+// VariableScaleDecimal is the Change value of an io.debezium.data.
+// VariableScaleDecimal column: Value is the big-endian two's-complement
+// unscaled integer, as in a Connect Decimal.
+type VariableScaleDecimal struct {
+	Scale int32
+	Value []byte
 }

@@ -26,9 +26,29 @@ type Source struct {
 	Table     string
 
 	// PostgreSQL
-	LSN       uint64 // LSN of this change
-	CommitLSN uint64 // LSN of the commit of its transaction (sequence[0] holds the previous commit's LSN in Debezium; see OrderingKey)
-	TxID      int64
+	//
+	// LSN is the WAL position of this change (source "lsn", also
+	// sequence[1]).
+	LSN uint64
+	// CommitLSN is exactly Debezium's sequence[0], "the last committed LSN":
+	// the LSN at which the connector saw the PREVIOUS transaction's COMMIT
+	// message in the replication stream (for pgoutput, the XLogData start of
+	// the Commit message, which is that transaction's end LSN). It is NOT the
+	// commit LSN of this change's own transaction, which Debezium does not
+	// know yet when it emits the change. Every change of one transaction
+	// carries the same value, and because logical replication delivers whole
+	// transactions in commit order, the value strictly increases from one
+	// transaction to the next. So (CommitLSN, LSN) sorts changes in commit
+	// order even when transactions interleave in the WAL, while LSN alone
+	// does not. 0 means null (Debezium writes null before it has seen any
+	// commit; PostgreSQL never uses LSN 0).
+	//
+	// sluice's capture fills it the same way (the XLogData WALStart of the
+	// previous Commit message) and, unlike Debezium, starts from the stream's
+	// start LSN instead of null, so its first transaction after a (re)start
+	// still sorts after everything a snapshot at that point has read.
+	CommitLSN uint64
+	TxID      int64 // transaction id (source "txId"); 0 means absent
 
 	// MySQL/MariaDB
 	File     string // binlog file name
@@ -38,6 +58,22 @@ type Source struct {
 	ServerID uint32
 }
 
+// TxIDString is the transaction id as the raw table's tx_id column holds
+// it: PostgreSQL txId in decimal, MySQL/MariaDB GTID; "" when absent.
+func (s Source) TxIDString() string {
+	if s.Connector == ConnectorPostgres {
+		if s.TxID == 0 {
+			return ""
+		}
+		return strconv.FormatInt(s.TxID, 10)
+	}
+	return s.GTID
+}
+
+// IsSnapshot reports whether the change is a snapshot read (snapshot is
+// "true", "last", "first", "incremental", …: anything but ""/"false").
+func (s Source) IsSnapshot() bool { return s.Snapshot != "" && s.Snapshot != "false" }
+
 // OrderingKey returns the key that orders this change against every other
 // change (and snapshot row) of the same source table. It sorts as bytes:
 //
@@ -45,7 +81,14 @@ type Source struct {
 //	MySQL/MariaDB: "M" + 10 digits file sequence + 20 digits pos + 10 digits row
 //
 // The file sequence is the numeric suffix of the binlog file name
-// (mysql-bin.000042 → 42).
+// (mysql-bin.000042 → 42). For MySQL, pos is the position of the row event
+// and row the row's index inside it; the binlog is written in commit order,
+// so (file, pos, row) is commit order. See CommitLSN for PostgreSQL.
+//
+// Snapshot rows taken at a known consistent point should use
+// PostgresOrderingKey(point, 0) (every transaction committed after the point
+// has CommitLSN ≥ point and a non-zero LSN) or MySQLOrderingKey(file, pos, 0)
+// of the binlog position read with the snapshot.
 func (s Source) OrderingKey() (string, error) {
 	switch s.Connector {
 	case ConnectorPostgres:
