@@ -1,0 +1,140 @@
+package capture
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Run captures src into Kafka until ctx is cancelled (then it returns nil)
+// or an error occurs. It reads the last committed position from the
+// positions topic, streams from it, and for each group of batches writes
+// the events and the new position in one Kafka transaction; only after the
+// commit does it Ack the position to the source. A Kafka error aborts the
+// transaction and ends Run: run it again with a new Source (RunWithRestarts
+// does) and it resumes from the last committed position, so every change
+// reaches Kafka exactly once (read_committed).
+//
+// Run does not close src.
+func Run(ctx context.Context, src Source, cfg Config, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	p, err := NewProducer(ctx, cfg, logger)
+	if err != nil {
+		return quiet(ctx, err)
+	}
+	defer p.Close()
+	cfg = p.cfg
+	from, err := p.LastPosition(ctx)
+	if err != nil {
+		return quiet(ctx, err)
+	}
+	logger.Info("capture starting", "source", cfg.SourceName, "from", from, "kafka", cfg.Kafka, "transactions", !cfg.AtLeastOnce)
+
+	streamCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	batches := make(chan Batch, 256)
+	streamErr := make(chan error, 1)
+	go func() { streamErr <- src.Stream(streamCtx, from, batches) }()
+	// On every exit path the stream must end before Run returns.
+	stopStream := func() error {
+		stop()
+		return <-streamErr
+	}
+
+	var group []Batch
+	for {
+		group = group[:0]
+		select {
+		case <-ctx.Done():
+			_ = stopStream()
+			logger.Info("capture stopped", "source", cfg.SourceName)
+			return nil
+		case err := <-streamErr:
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err == nil {
+				err = errors.New("stream ended")
+			}
+			return fmt.Errorf("capture %s: source: %w", cfg.SourceName, err)
+		case b := <-batches:
+			group = append(group, b)
+		}
+		n := len(group[0].Changes)
+	drain:
+		for n < cfg.MaxTxnRecords {
+			select {
+			case b := <-batches:
+				group = append(group, b)
+				n += len(b.Changes)
+			default:
+				break drain
+			}
+		}
+		if err := p.Write(ctx, group); err != nil {
+			_ = stopStream()
+			if ctx.Err() != nil {
+				// Cancelled mid-transaction: it was aborted; the next run
+				// resumes from the last committed position.
+				return nil
+			}
+			return fmt.Errorf("capture %s: %w", cfg.SourceName, err)
+		}
+		pos := group[len(group)-1].Position
+		if err := src.Ack(ctx, pos); err != nil {
+			_ = stopStream()
+			return quiet(ctx, fmt.Errorf("capture %s: ack %s: %w", cfg.SourceName, pos, err))
+		}
+		logger.Debug("committed", "source", cfg.SourceName, "position", pos, "batches", len(group), "changes", n)
+	}
+}
+
+// quiet maps errors caused by cancellation to the clean-shutdown nil.
+func quiet(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+// RunWithRestarts runs Run with a fresh Source from open each time, until
+// ctx is cancelled or the source position is lost (ErrPositionLost, which
+// needs an operator: a backfill). Other errors are logged and retried with
+// exponential backoff up to maxBackoff (default 30s).
+func RunWithRestarts(ctx context.Context, open func(context.Context) (Source, error), cfg Config, maxBackoff time.Duration, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if maxBackoff <= 0 {
+		maxBackoff = 30 * time.Second
+	}
+	backoff := time.Second
+	for {
+		started := time.Now()
+		src, err := open(ctx)
+		if err == nil {
+			err = Run(ctx, src, cfg, logger)
+			src.Close()
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err == nil || errors.Is(err, ErrPositionLost) {
+			return err
+		}
+		if time.Since(started) > 2*maxBackoff {
+			backoff = time.Second
+		}
+		logger.Error("capture failed; restarting", "source", cfg.SourceName, "err", err, "backoff", backoff)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, maxBackoff)
+	}
+}
