@@ -50,9 +50,8 @@ var (
 )
 
 // fixtureRoot returns the table root of a fixture. For "x.tar.zst/sub" the
-// archive is extracted once per test binary (into a directory removed by
-// the first test that extracted it... so use os.MkdirTemp and leave cleanup
-// to TestMain-less process exit via t.Cleanup of the caller).
+// archive is extracted once per test binary into a temporary directory
+// that TestMain removes.
 func fixtureRoot(tb testing.TB, name string) string {
 	tb.Helper()
 	base := fixturesDir(tb)
