@@ -1,0 +1,67 @@
+// Package merge turns the raw table (one row per Kafka record, see
+// schemas/raw.go) into one SCD Type 1 Delta table per source table: the
+// latest row per primary key, deletes applied.
+//
+// A Run reads the raw commits after the least raw version any selected SCD1
+// table has merged (new tables start at -1), takes only dataChange=true adds
+// (compaction rewrites carry no new data), skips files whose topic stats
+// exclude every topic that still needs the commit, and routes rows by
+// (source_db, source_schema, source_table). Which topics feed which tables
+// is remembered in <TablesRoot>/_sluice_merge/catalog.json, an optimisation
+// only (a lost catalog means reading more, never merging twice).
+//
+// Per table (table.go), in one Delta commit:
+//   - txn appId "sluice-merge" = the raw version merged to, so a rerun after
+//     a crash skips raw commits <= it (exactly once); and domainMetadata
+//     "sluice.progress" {"rawVersion","orderingKey","sourceTsMs","mergedAt"}
+//     for freshness checks. Tables with nothing new get a commit with only
+//     these two, so their freshness advances too.
+//   - Changes are applied in ordering-key order; a change whose ordering key
+//     is <= the row's _sluice_ordering_key (or its tombstone's) is skipped,
+//     so duplicates, replays and late older events never move a row back.
+//     c/r/u upsert (columns the event does not carry, i.e. unchanged TOAST or
+//     a minimal row image, keep their old value), d deletes, an update whose
+//     before key differs from its after key deletes the old key.
+//   - Hard deletes (default) remove the row and leave a tombstone in the
+//     side table <table>/_sluice_tombstones/ (Delta readers skip "_" dirs),
+//     committed before the main commit and expired after
+//     Config.TombstoneRetention; soft deletes keep the row with
+//     _sluice_deleted = true (the row is its own tombstone).
+//   - Copy-on-write by key range: only files whose first-key-column stats
+//     range can hold a changed key are read and rewritten (remove with
+//     dataChange=true, adds), the rest are untouched. Output rows are sorted
+//     by key and never span the minimum of an untouched file, so ranges stay
+//     disjoint and tight. The transaction registers the rewritten files as
+//     read: a concurrent merge that removed them conflicts and the table is
+//     merged again from the new snapshot. Random updates rewrite many files:
+//     deletion vectors are not used (lakelog does not write them).
+//
+// SCD1 columns: the source columns (types from schemas.DeltaTypeOf when the
+// events carry a Connect schema, else inferred from the latest non-null
+// values), then _sluice_ordering_key string, _sluice_op string,
+// _sluice_source_ts timestamp, _sluice_merged_at timestamp, and
+// _sluice_deleted boolean for soft-delete tables. Source columns added later
+// come at the end (nullable; old rows read NULL). Key columns are NOT NULL,
+// all other source columns nullable. The key columns are recorded in the
+// table property sluice.primaryKey. Stats cover at least the first 32
+// columns and every key column (delta.dataSkippingNumIndexedCols is raised
+// when a key column lies beyond).
+//
+// Schema evolution uses schemas.Evolve: added columns change the metaData;
+// widening (integer→long, float→double, decimal precision/scale) rewrites
+// every file of the table with the wider type in the same commit as the
+// metaData change (lakelog does not write the typeWidening feature, and a
+// full rewrite is readable by every reader); an incompatible change fails
+// that table with an error naming table, column, old and new type, and the
+// other tables go on (Run's error joins the failures).
+//
+// Protocol: (1,7) with writer feature domainMetadata; a timestamp_ntz
+// column (source timestamps without zone) needs (3,7) with the
+// timestampNtz reader and writer feature.
+//
+// Tables without a primary key (null Kafka key and no TableConfig.Key) are
+// refused with an error naming the table: keeping "the latest row" needs a
+// key, and an append-only mirror of such a table is the raw table itself.
+//
+// Default locations: <TablesRoot>/<db>/<table> (see DefaultLocation).
+package merge

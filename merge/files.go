@@ -1,0 +1,120 @@
+package merge
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+
+	"github.com/sluicehq/sluice/lakelog"
+	"github.com/sluicehq/sluice/lakelog/blob"
+	"github.com/sluicehq/sluice/lakelog/datafile"
+)
+
+// This file reads and writes the data files of SCD1 (and tombstone)
+// tables. Rows are written sorted by key and cut into files so that no new
+// file's key range overlaps a file left untouched: that keeps the ranges
+// tight, so the next merge rewrites only files that can hold its keys.
+
+// readRows reads every row of the given files by schema.
+func readRows(ctx context.Context, store blob.Store, files []*lakelog.Add, schema *lakelog.StructType, fn func(row []any)) error {
+	for _, f := range files {
+		rows, err := datafile.ReadFile(ctx, store, f, schema)
+		if err != nil {
+			return err
+		}
+		for {
+			row, ok := rows.Next()
+			if !ok {
+				break
+			}
+			fn(row)
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fileLimits bound one output data file.
+type fileLimits struct {
+	rows           int
+	bytes          int64
+	numIndexedCols int
+}
+
+// writeSorted writes rows (already sorted by key; key0 gives a row's first
+// key value) into data files. bounds are the sorted minimum first-key
+// values of the files this commit keeps: a file never spans one, so it
+// never overlaps a kept file.
+func writeSorted(ctx context.Context, store blob.Store, schema *lakelog.StructType, rows [][]any, key0 func([]any) any, bounds []any, lim fileLimits, opts datafile.Options) ([]*lakelog.Add, error) {
+	var adds []*lakelog.Add
+	var w *datafile.Writer
+	seg := -1
+	opts.NumIndexedCols = lim.numIndexedCols
+	flush := func() error {
+		if w == nil {
+			return nil
+		}
+		add, err := w.Finish(ctx, store, "")
+		if err != nil {
+			return err
+		}
+		adds = append(adds, add)
+		w = nil
+		return nil
+	}
+	for _, row := range rows {
+		k := key0(row)
+		s := sort.Search(len(bounds), func(i int) bool { return compareValues(bounds[i], k) > 0 })
+		if w != nil && (s != seg || w.Rows() >= int64(lim.rows) || w.EstimatedSize() >= lim.bytes) {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		}
+		seg = s
+		if w == nil {
+			var err error
+			if w, err = datafile.NewWriter(schema, opts); err != nil {
+				return nil, err
+			}
+		}
+		if err := w.Write(row); err != nil {
+			return nil, fmt.Errorf("write row: %w", err)
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return adds, nil
+}
+
+// affectedFiles splits files into those whose first-key range can hold
+// one of keys0 (sorted) and the others.
+func affectedFiles(files []*lakelog.Add, keyCol string, keyType lakelog.DataType, keys0 []any) (hit, kept []*lakelog.Add, keptBounds []any) {
+	for _, f := range files {
+		r := fileKeyRange(f, keyCol, keyType)
+		if !r.ok {
+			hit = append(hit, f)
+			continue
+		}
+		i := sort.Search(len(keys0), func(i int) bool { return compareValues(keys0[i], r.min) >= 0 })
+		if i < len(keys0) && compareValues(keys0[i], r.max) <= 0 {
+			hit = append(hit, f)
+			continue
+		}
+		kept = append(kept, f)
+		keptBounds = append(keptBounds, r.min)
+	}
+	slices.SortFunc(keptBounds, compareValues)
+	return hit, kept, keptBounds
+}
+
+func paths(files []*lakelog.Add) []string {
+	out := make([]string, len(files))
+	for i, f := range files {
+		out[i] = f.Path
+	}
+	return out
+}
