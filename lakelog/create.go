@@ -18,9 +18,13 @@ const (
 	writeFeatureAppendOnly     = "appendOnly"
 	writeFeatureDomainMetadata = "domainMetadata"
 	writeFeatureClustering     = "clustering"
+	// timestampNtz is a reader+writer feature; writing it only means
+	// declaring it whenever a timestamp_ntz column exists (datafile writes
+	// such columns as INT64 TIMESTAMP(isAdjustedToUTC=false, MICROS)).
+	featureTimestampNtz = "timestampNtz"
 )
 
-var implementedWriterFeatures = []string{writeFeatureAppendOnly, writeFeatureDomainMetadata, writeFeatureClustering}
+var implementedWriterFeatures = []string{writeFeatureAppendOnly, writeFeatureDomainMetadata, writeFeatureClustering, featureTimestampNtz}
 
 // checkWritable returns an *UnsupportedFeatureError (wrapped) when lakelog
 // must not write a table with protocol p: a writer must implement every
@@ -67,7 +71,40 @@ func checkConfigurationSupported(p Protocol, m *Metadata) error {
 	if mode := m.Configuration["delta.columnMapping.mode"]; mode != "" && mode != "none" {
 		return fmt.Errorf("metadata: delta.columnMapping.mode=%s: %w", mode, &UnsupportedFeatureError{Feature: "columnMapping"})
 	}
+	if schema, err := ParseSchema(m.SchemaString); err == nil {
+		if col := findTimestampNtz(schema); col != "" && !(p.MinReaderVersion == 3 && slices.Contains(p.ReaderFeatures, featureTimestampNtz) && hasWriterFeature(p, featureTimestampNtz)) {
+			return fmt.Errorf("metadata: column %q is timestamp_ntz, which needs reader and writer feature %q (protocol (3,7))", col, featureTimestampNtz)
+		}
+	}
 	return nil
+}
+
+// findTimestampNtz returns the path of the first timestamp_ntz column in t,
+// or "" when there is none.
+func findTimestampNtz(t DataType) string {
+	switch t := t.(type) {
+	case *PrimitiveType:
+		if t.Name == "timestamp_ntz" {
+			return "."
+		}
+	case *StructType:
+		for _, f := range t.Fields {
+			if sub := findTimestampNtz(f.Type); sub != "" {
+				if sub == "." {
+					return f.Name
+				}
+				return f.Name + "." + sub
+			}
+		}
+	case *ArrayType:
+		return findTimestampNtz(t.ElementType)
+	case *MapType:
+		if sub := findTimestampNtz(t.KeyType); sub != "" {
+			return sub
+		}
+		return findTimestampNtz(t.ValueType)
+	}
+	return ""
 }
 
 // validateMetadata checks a metaData action we are about to write.

@@ -273,6 +273,7 @@ func (tx *Transaction) commitLoop(ctx context.Context, data []byte) (int64, erro
 	t := tx.table
 	version := tx.readVersion + 1
 	var lastErr error
+	storeErrs := 0 // consecutive failed writes that were not lost races
 	for attempt := 1; ; attempt++ {
 		err := t.store.PutIfAbsent(ctx, commitKey(version), data)
 		if err == nil {
@@ -290,7 +291,15 @@ func (tx *Transaction) commitLoop(ctx context.Context, data []byte) (int64, erro
 			t.opts.Logger.Warn("lakelog: commit write failed, retrying", "version", version, "attempt", attempt, "err", err)
 		}
 		lastErr = fmt.Errorf("commit %d: %w", version, err)
-		if attempt >= t.opts.MaxCommitAttempts {
+		if lostRace {
+			storeErrs = 0
+		} else {
+			storeErrs++
+		}
+		// Lost races are progress (someone committed); a store that keeps
+		// failing is not, and waiting out every attempt would stall a job
+		// for most of a minute. Give up sooner and let the job be retried.
+		if attempt >= t.opts.MaxCommitAttempts || storeErrs >= maxConsecutiveStoreErrors {
 			return -1, &AttemptsError{Attempts: attempt, Err: lastErr}
 		}
 		if err := sleepCtx(ctx, backoff(attempt)); err != nil {
@@ -346,6 +355,12 @@ func (tx *Transaction) catchUp(ctx context.Context, version int64) (next, ours i
 
 // ErrCommitAttempts is matched by *AttemptsError.
 var ErrCommitAttempts = errors.New("commit attempts exhausted")
+
+// maxConsecutiveStoreErrors bounds the retries of a commit whose writes keep
+// failing with store errors (not lost races): with the backoff this is a few
+// seconds, after which Commit returns an *AttemptsError wrapping the last
+// (usually transient) store error.
+const maxConsecutiveStoreErrors = 8
 
 // AttemptsError is returned when Commit gave up after Attempts attempts
 // without a conflict (heavy contention or a failing store). Err is the last
