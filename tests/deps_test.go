@@ -37,7 +37,7 @@ var sdks = []struct {
 	{"github.com/aws/", []string{"lakelog/blob/s3blob", "tests"}},
 	{"github.com/go-mysql-org/go-mysql", []string{"capture/mysql", "tests"}},
 	{"github.com/jackc/pglogrepl", []string{"capture/postgres", "tests"}},
-	{"github.com/twmb/franz-go/pkg/kfake", []string{"tests"}},
+	{"github.com/twmb/franz-go/pkg/kfake", []string{"jobs", "tests"}},
 	{"github.com/twmb/franz-go", []string{"capture", "ingest", "jobs", "cmd", "tests"}},
 }
 

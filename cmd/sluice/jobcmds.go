@@ -1,0 +1,261 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/sluicehq/sluice/jobs"
+)
+
+func init() {
+	classifiers = append(classifiers, jobs.Classify)
+}
+
+// configFlag adds --config with the SLUICE_CONFIG default.
+func configFlag(fs *flag.FlagSet) *string {
+	def := os.Getenv("SLUICE_CONFIG")
+	if def == "" {
+		def = "sluice.yaml"
+	}
+	return fs.String("config", def, "config file (env SLUICE_CONFIG)")
+}
+
+// jobEnv is a loaded config with outputs that mask its secrets.
+type jobEnv struct {
+	cfg            *jobs.Config
+	stdout, stderr io.Writer
+	logger         *slog.Logger
+	secrets        []string
+}
+
+// loadJob loads the config and wraps stdout and stderr so that no secret of
+// it can be printed, whatever a library puts into an error. Logs go to
+// stderr.
+func loadJob(env *cmdEnv, path string) (*jobEnv, error) {
+	cfg, err := jobs.LoadConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	secrets := cfg.Secrets()
+	je := &jobEnv{
+		cfg:     cfg,
+		stdout:  jobs.NewRedactor(env.stdout, secrets),
+		stderr:  jobs.NewRedactor(env.stderr, secrets),
+		secrets: secrets,
+	}
+	je.logger = jobs.NewLogger(cfg.Log, je.stderr)
+	return je, nil
+}
+
+// fail returns err with secrets masked, for runMain to print.
+func (je *jobEnv) fail(err error) error { return jobs.RedactError(err, je.secrets) }
+
+// writeReport writes the run report to dest: "-" is stdout, "" nowhere.
+func (je *jobEnv) writeReport(rep *jobs.Report, dest string) error {
+	switch dest {
+	case "":
+		return nil
+	case "-":
+		return rep.WriteJSON(je.stdout)
+	}
+	f, err := os.Create(dest)
+	if err != nil {
+		return jobs.UsageError(fmt.Errorf("report: %w", err))
+	}
+	if err := rep.WriteJSON(jobs.NewRedactor(f, je.secrets)); err != nil {
+		f.Close()
+		return fmt.Errorf("report %s: %w", dest, err)
+	}
+	return f.Close()
+}
+
+// finishJob writes the report, logs the outcome, and returns the job's
+// error (masked) for the exit code.
+func (je *jobEnv) finishJob(rep *jobs.Report, err error, reportDest string) error {
+	if werr := je.writeReport(rep, reportDest); werr != nil && err == nil {
+		err = werr
+	}
+	if err == nil {
+		je.logger.Info(rep.Job+" done", "duration_s", float64(rep.Duration)/1e9)
+	}
+	return je.fail(err)
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+const reportHelp = `The run report (JSON, documented in docs/operations.md) goes to --report FILE,
+or stdout with --report -; logs go to stderr.`
+
+func init() {
+	register(&command{
+		name:    "capture",
+		summary: "stream a source database's changes into Kafka (long-running)",
+		usage:   "--config sluice.yaml [--source NAME]",
+		help: `Captures one source of the config (sources:, chosen by --source when there are
+several) into Kafka: PostgreSQL by logical replication (pgoutput), MySQL/MariaDB by
+binlog. Events are Debezium-compatible JSON with schemas, one topic per table
+(<topic_prefix>.<schema or db>.<table>); the source position is stored in
+<topic_prefix>.sluice.positions in the same Kafka transaction as the events, so a
+restart resumes exactly where the last commit ended.
+
+Runs until SIGTERM or Ctrl-C, then stops cleanly (exit 0). Transient failures
+restart the source with backoff. If the stored position is gone on the server
+(binlog purged, replication slot dropped) it exits 5: the affected tables need a
+backfill.`,
+		run: runCapture,
+	})
+	register(&command{
+		name:    "ingest",
+		summary: "copy Kafka topics into the raw Delta table, exactly once",
+		usage:   "--config sluice.yaml [--plan] [--continuous] [--report FILE|-] [--max-dead-letter-ratio R]",
+		help: `Reads what the topics matching ingest.topics hold now (available-now) and appends
+it to the raw Delta table, with the Kafka offsets in the same commit (exactly
+once). Records that cannot be parsed go to the dead-letter table. --plan only
+prints what a run would read, per partition, and writes nothing. --continuous
+repeats every --interval until SIGTERM.
+
+` + reportHelp + `
+Exit codes: 3 Kafka or the store unreachable / a lost commit race (retry), 4 more
+dead letters than --max-dead-letter-ratio (the rest is committed), 5 the recorded
+offsets no longer fit a partition (topic recreated or retention ran ahead).`,
+		run: runIngest,
+	})
+	register(&command{
+		name:    "merge",
+		summary: "merge the raw table into the SCD Type 1 tables",
+		usage:   "--config sluice.yaml [--table db.table]... [--report FILE|-]",
+		help: `Applies the raw table's commits that are newer than what each SCD1 table has
+merged: latest row per primary key, deletes, schema evolution. --table (repeatable,
+db.table or db.schema.table) restricts the run to those source tables. A table
+that fails does not stop the others; the run then exits non-zero.
+
+` + reportHelp,
+		run: runMerge,
+	})
+	register(&command{
+		name:    "run",
+		summary: "one cron tick: ingest, then merge",
+		usage:   "--config sluice.yaml [--report FILE|-]",
+		help: `Runs ingest and then merge, with one combined report: what cron or an Airflow
+task calls every few minutes. If ingest fails (other than a usage error), merge
+still runs on what the raw table holds, and the exit code is ingest's.
+
+` + reportHelp,
+		run: runRun,
+	})
+	register(&command{
+		name:    "compact",
+		summary: "rewrite the raw table's small files into large ones",
+		usage:   "--config sluice.yaml [--report FILE|-]",
+		help: `Rewrites the raw table's small files into files of ingest.target_file_mb,
+sorted by (topic, ingest_ts). Safe beside running ingests and merges: the rows do
+not change (dataChange=false).
+
+` + reportHelp,
+		run: runCompact,
+	})
+}
+
+func runCapture(ctx context.Context, env *cmdEnv, args []string) error {
+	c := commands["capture"]
+	fs := newFlags(c, env)
+	cfgPath := configFlag(fs)
+	source := fs.String("source", "", "the source to capture (its name in sources:); optional with one source")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	je, err := loadJob(env, *cfgPath)
+	if err != nil {
+		return err
+	}
+	return je.fail(jobs.Capture(ctx, je.cfg, *source, je.logger))
+}
+
+func runIngest(ctx context.Context, env *cmdEnv, args []string) error {
+	c := commands["ingest"]
+	fs := newFlags(c, env)
+	cfgPath := configFlag(fs)
+	plan := fs.Bool("plan", false, "print what a run would read per partition; write nothing")
+	continuous := fs.Bool("continuous", false, "run again every --interval until stopped")
+	interval := fs.Duration("interval", 0, "time between the starts of continuous runs (default 1m)")
+	report := fs.String("report", "", "write the JSON run report to this file, or - for stdout")
+	ratio := fs.Float64("max-dead-letter-ratio", -1, "fail (exit 4) when more than this fraction of records are dead letters (overrides ingest.max_dead_letter_ratio)")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *ratio > 1 {
+		return jobs.UsageError(fmt.Errorf("--max-dead-letter-ratio %v: want at most 1", *ratio))
+	}
+	je, err := loadJob(env, *cfgPath)
+	if err != nil {
+		return err
+	}
+	opts := jobs.IngestOptions{PlanOnly: *plan, Continuous: *continuous, Interval: *interval}
+	if *ratio >= 0 {
+		opts.MaxDeadLetterRatio = ratio
+	}
+	if *plan && *report == "" {
+		*report = "-" // a plan is only useful printed
+	}
+	rep, err := jobs.Ingest(ctx, je.cfg, opts, je.logger)
+	return je.finishJob(rep, err, *report)
+}
+
+func runMerge(ctx context.Context, env *cmdEnv, args []string) error {
+	c := commands["merge"]
+	fs := newFlags(c, env)
+	cfgPath := configFlag(fs)
+	var tables stringList
+	fs.Var(&tables, "table", "merge only this source table (db.table or db.schema.table); repeatable")
+	report := fs.String("report", "", "write the JSON run report to this file, or - for stdout")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	je, err := loadJob(env, *cfgPath)
+	if err != nil {
+		return err
+	}
+	rep, err := jobs.Merge(ctx, je.cfg, tables, je.logger)
+	return je.finishJob(rep, err, *report)
+}
+
+func runRun(ctx context.Context, env *cmdEnv, args []string) error {
+	c := commands["run"]
+	fs := newFlags(c, env)
+	cfgPath := configFlag(fs)
+	report := fs.String("report", "", "write the JSON run report to this file, or - for stdout")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	je, err := loadJob(env, *cfgPath)
+	if err != nil {
+		return err
+	}
+	rep, err := jobs.RunOnce(ctx, je.cfg, je.logger)
+	return je.finishJob(rep, err, *report)
+}
+
+func runCompact(ctx context.Context, env *cmdEnv, args []string) error {
+	c := commands["compact"]
+	fs := newFlags(c, env)
+	cfgPath := configFlag(fs)
+	report := fs.String("report", "", "write the JSON run report to this file, or - for stdout")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	je, err := loadJob(env, *cfgPath)
+	if err != nil {
+		return err
+	}
+	rep, err := jobs.Compact(ctx, je.cfg, je.logger)
+	return je.finishJob(rep, err, *report)
+}

@@ -1,0 +1,319 @@
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sluicehq/sluice/ingest"
+	"github.com/sluicehq/sluice/lakelog"
+	"github.com/sluicehq/sluice/lakelog/blob"
+	"github.com/sluicehq/sluice/merge"
+	"github.com/sluicehq/sluice/schemas"
+)
+
+// Status is how fresh the lake is: per SCD1 table what it has merged and
+// what waits, and per topic what Kafka holds that ingest has not read.
+type Status struct {
+	// RawVersion is the raw table's latest version, -1 when it does not
+	// exist yet.
+	RawVersion int64         `json:"raw_version"`
+	Tables     []TableStatus `json:"tables"`
+	// Topics is the Kafka lag of the raw table per topic; empty (and
+	// KafkaError set) when the brokers could not be asked.
+	Topics     []TopicLag `json:"topics,omitempty"`
+	KafkaError string     `json:"kafka_error,omitempty"`
+}
+
+// TableStatus is one SCD1 table's freshness.
+type TableStatus struct {
+	Table    string   `json:"table"` // source table, db.table or db.schema.table
+	Location string   `json:"location"`
+	Topics   []string `json:"topics,omitempty"` // the topics that feed it
+	// Version is the SCD1 table's latest version, -1 when not created yet.
+	Version int64 `json:"version"`
+	// MergedRawVersion is the raw version the table is complete through
+	// (-1: nothing merged yet).
+	MergedRawVersion int64 `json:"merged_raw_version"`
+	// SourceCommitTime and OrderingKey say how far into the source's history
+	// the table reflects (from the sluice.progress domain).
+	SourceCommitTime *time.Time `json:"source_commit_time,omitempty"`
+	OrderingKey      string     `json:"ordering_key,omitempty"`
+	MergedAt         *time.Time `json:"merged_at,omitempty"`
+	// RawVersionsWaiting is RawVersion - MergedRawVersion.
+	RawVersionsWaiting int64 `json:"raw_versions_waiting"`
+	// RowsWaiting counts the raw rows of this table's topics committed after
+	// MergedRawVersion (an upper bound when a file mixes topics); -1 when it
+	// could not be counted.
+	RowsWaiting int64  `json:"rows_waiting"`
+	Error       string `json:"error,omitempty"`
+}
+
+// TopicLag is the offsets of one topic not yet in the raw table.
+type TopicLag struct {
+	Topic      string `json:"topic"`
+	Partitions int    `json:"partitions"`
+	Lag        int64  `json:"lag"`
+}
+
+// kafkaStatusTimeout bounds how long status waits for the brokers.
+const kafkaStatusTimeout = 10 * time.Second
+
+// GetStatus reads the freshness of the lake. It writes nothing. Kafka being
+// unreachable is not an error: the status says so in KafkaError.
+func GetStatus(ctx context.Context, cfg *Config, logger *slog.Logger) (*Status, error) {
+	lk, err := openLake(ctx, cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	st := &Status{RawVersion: -1}
+	var rawSnap *lakelog.Snapshot
+	if rawSnap, err = lk.raw.Snapshot(ctx); err == nil {
+		st.RawVersion = rawSnap.Version()
+	} else if !errors.Is(err, lakelog.ErrNoTable) {
+		return nil, fmt.Errorf("raw table: %w", err)
+	}
+	feeds, err := readMergeCatalog(ctx, lk.warehouse, cfg.Merge.TablesRoot)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range cfg.Merge.Tables {
+		if _, ok := feeds[t.Source]; !ok {
+			feeds[t.Source] = nil
+		}
+	}
+	names := make([]string, 0, len(feeds))
+	for n := range feeds {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		ts := tableStatus(ctx, cfg, lk, name, feeds[name], st.RawVersion)
+		st.Tables = append(st.Tables, ts)
+	}
+	if len(cfg.Kafka.Brokers) > 0 {
+		st.Topics, err = kafkaLag(ctx, cfg, lk, logger)
+		if err != nil {
+			st.KafkaError = RedactError(err, cfg.Secrets()).Error()
+		}
+	} else {
+		st.KafkaError = "no kafka.brokers configured"
+	}
+	return st, nil
+}
+
+// readMergeCatalog returns source table → topics from merge's catalog
+// (<tables_root>/_sluice_merge/catalog.json): the tables merge has seen.
+func readMergeCatalog(ctx context.Context, wh blob.Store, root string) (map[string][]string, error) {
+	feeds := map[string][]string{}
+	key := strings.Trim(root, "/") + "/_sluice_merge/catalog.json"
+	rc, err := wh.Get(ctx, key)
+	if errors.Is(err, blob.ErrNotExist) {
+		return feeds, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("merge catalog: %w", err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("merge catalog: %w", err)
+	}
+	var c struct {
+		Topics map[string][]struct {
+			DB     string `json:"db"`
+			Schema string `json:"schema"`
+			Table  string `json:"table"`
+		} `json:"topics"`
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("merge catalog %s: %w", key, err)
+	}
+	for topic, tables := range c.Topics {
+		for _, t := range tables {
+			id := schemas.TableID{Database: t.DB, Schema: t.Schema, Table: t.Table}.String()
+			feeds[id] = append(feeds[id], topic)
+		}
+	}
+	for _, ts := range feeds {
+		sort.Strings(ts)
+	}
+	return feeds, nil
+}
+
+// tableLocation is where merge keeps the SCD1 table of a source table.
+func tableLocation(cfg *Config, name string) string {
+	for _, t := range cfg.Merge.Tables {
+		if t.Source == name && t.Location != "" {
+			return t.Location
+		}
+	}
+	return merge.DefaultLocation(cfg.Merge.TablesRoot, parseTableID(name))
+}
+
+// parseTableID parses db.table or db.schema.table.
+func parseTableID(name string) schemas.TableID {
+	parts := strings.SplitN(name, ".", 3)
+	switch len(parts) {
+	case 3:
+		return schemas.TableID{Database: parts[0], Schema: parts[1], Table: parts[2]}
+	case 2:
+		return schemas.TableID{Database: parts[0], Table: parts[1]}
+	}
+	return schemas.TableID{Table: name}
+}
+
+func tableStatus(ctx context.Context, cfg *Config, lk *lake, name string, topics []string, rawVersion int64) TableStatus {
+	ts := TableStatus{Table: name, Location: tableLocation(cfg, name), Topics: topics, Version: -1, MergedRawVersion: -1, RowsWaiting: -1}
+	tbl := lakelog.Open(blob.Sub(lk.warehouse, strings.Trim(ts.Location, "/")), lakelog.Options{})
+	snap, err := tbl.Snapshot(ctx)
+	switch {
+	case errors.Is(err, lakelog.ErrNoTable):
+	case err != nil:
+		ts.Error = RedactError(err, cfg.Secrets()).Error()
+		return ts
+	default:
+		ts.Version = snap.Version()
+		if v, ok := snap.AppVersion(merge.AppID); ok {
+			ts.MergedRawVersion = v
+		}
+		if conf, ok := snap.Domain(merge.ProgressDomain); ok {
+			var p merge.Progress
+			if json.Unmarshal([]byte(conf), &p) == nil {
+				ts.OrderingKey = p.OrderingKey
+				if p.SourceTsMs > 0 {
+					t := time.UnixMilli(p.SourceTsMs).UTC()
+					ts.SourceCommitTime = &t
+				}
+				if p.MergedAt > 0 {
+					t := time.UnixMilli(p.MergedAt).UTC()
+					ts.MergedAt = &t
+				}
+			}
+		}
+	}
+	if rawVersion < 0 {
+		ts.RowsWaiting = 0
+		return ts
+	}
+	ts.RawVersionsWaiting = rawVersion - ts.MergedRawVersion
+	rows, err := rowsWaiting(ctx, lk.raw, ts.MergedRawVersion, rawVersion, topics)
+	if err != nil {
+		ts.Error = "rows waiting: " + err.Error()
+		return ts
+	}
+	ts.RowsWaiting = rows
+	return ts
+}
+
+// rowsWaiting counts the rows of the raw commits (after, upTo] in data files
+// whose topic range can hold one of topics (all files when topics is empty).
+func rowsWaiting(ctx context.Context, raw *lakelog.Table, after, upTo int64, topics []string) (int64, error) {
+	var n int64
+	for c, err := range raw.Commits(ctx, after, upTo) {
+		if err != nil {
+			return 0, err
+		}
+		for _, a := range c.Actions {
+			if a.Add == nil || !a.Add.DataChange {
+				continue
+			}
+			st, err := a.Add.ParsedStats()
+			if err != nil || st == nil {
+				continue
+			}
+			if len(topics) > 0 && !statsMayHoldTopic(st, topics) {
+				continue
+			}
+			n += st.NumRecords
+		}
+	}
+	return n, nil
+}
+
+func statsMayHoldTopic(st *lakelog.Stats, topics []string) bool {
+	lo, ok1 := st.MinValues[schemas.RawColTopic].(string)
+	hi, ok2 := st.MaxValues[schemas.RawColTopic].(string)
+	if !ok1 || !ok2 {
+		return true
+	}
+	for _, t := range topics {
+		// max stats may be truncated prefixes: compare by prefix too.
+		if t >= lo && (t <= hi || strings.HasPrefix(t, hi)) {
+			return true
+		}
+	}
+	return false
+}
+
+// kafkaLag asks the brokers, through ingest's planner, how many offsets of
+// each topic the raw table has not read.
+func kafkaLag(ctx context.Context, cfg *Config, lk *lake, logger *slog.Logger) ([]TopicLag, error) {
+	ic, err := ingestConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, kafkaStatusTimeout)
+	defer cancel()
+	p, err := ingest.Plan(ctx, ic, lk.raw, logger)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: %w", err)
+	}
+	idx := map[string]int{}
+	var out []TopicLag
+	for _, pp := range p.Partitions {
+		i, ok := idx[pp.Topic]
+		if !ok {
+			i = len(out)
+			idx[pp.Topic] = i
+			out = append(out, TopicLag{Topic: pp.Topic})
+		}
+		out[i].Partitions++
+		next := pp.Committed + 1
+		if pp.Committed < 0 {
+			next = pp.LogStart
+		}
+		if lag := pp.StableEnd - next; lag > 0 {
+			out[i].Lag += lag
+		}
+	}
+	return out, nil
+}
+
+// WriteText prints the status as tables for a terminal.
+func (s *Status) WriteText(w io.Writer) error {
+	fmt.Fprintf(w, "raw table version: %d\n\n", s.RawVersion)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TABLE\tVERSION\tMERGED RAW\tSOURCE COMMIT TIME\tRAW VERSIONS WAITING\tROWS WAITING\tERROR")
+	if len(s.Tables) == 0 {
+		fmt.Fprintln(tw, "(no SCD1 tables yet: run `sluice merge`)\t\t\t\t\t\t")
+	}
+	for _, t := range s.Tables {
+		when := "-"
+		if t.SourceCommitTime != nil {
+			when = t.SourceCommitTime.Format(time.RFC3339Nano)
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%d\t%d\t%s\n", t.Table, t.Version, t.MergedRawVersion, when, t.RawVersionsWaiting, t.RowsWaiting, t.Error)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	if s.KafkaError != "" {
+		_, err := fmt.Fprintf(w, "kafka lag: unavailable (%s)\n", s.KafkaError)
+		return err
+	}
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "TOPIC\tPARTITIONS\tLAG (offsets not in the raw table)")
+	for _, t := range s.Topics {
+		fmt.Fprintf(tw, "%s\t%d\t%d\n", t.Topic, t.Partitions, t.Lag)
+	}
+	return tw.Flush()
+}
