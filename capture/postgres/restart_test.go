@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/sluicehq/sluice/capture"
 	"github.com/sluicehq/sluice/tests/testenv"
@@ -102,7 +105,7 @@ func TestPositionLost(t *testing.T) {
 	execSQL(t, dsn, `INSERT INTO l VALUES (1)`)
 	consume(t, brokers, 1, prefix+".public.l")
 	stop()
-	execSQL(t, dsn, `SELECT pg_drop_replication_slot('s_lost')`)
+	dropSlotWhenInactive(t, dsn, "s_lost")
 
 	ctx := context.Background()
 	src, err := New(ctx, pgCfg, testLogger(t))
@@ -113,5 +116,29 @@ func TestPositionLost(t *testing.T) {
 	err = capture.Run(ctx, src, kcfg, testLogger(t))
 	if !errors.Is(err, capture.ErrPositionLost) {
 		t.Fatalf("Run = %v, want ErrPositionLost", err)
+	}
+}
+
+// dropSlotWhenInactive drops a replication slot once its walsender has
+// exited: right after the capture closes its connection the server may
+// still count the slot as active (SQLSTATE 55006) for a moment.
+func dropSlotWhenInactive(t *testing.T, dsn, slot string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(ctx)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, err := conn.Exec(ctx, `SELECT pg_drop_replication_slot($1)`, slot)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("drop slot %s: %v", slot, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
