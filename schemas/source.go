@@ -30,23 +30,22 @@ type Source struct {
 	// LSN is the WAL position of this change (source "lsn", also
 	// sequence[1]).
 	LSN uint64
-	// CommitLSN is exactly Debezium's sequence[0], "the last committed LSN":
-	// the LSN at which the connector saw the PREVIOUS transaction's COMMIT
-	// message in the replication stream (for pgoutput, the XLogData start of
-	// the Commit message, which is that transaction's end LSN). It is NOT the
-	// commit LSN of this change's own transaction, which Debezium does not
-	// know yet when it emits the change. Every change of one transaction
-	// carries the same value, and because logical replication delivers whole
-	// transactions in commit order, the value strictly increases from one
-	// transaction to the next. So (CommitLSN, LSN) sorts changes in commit
-	// order even when transactions interleave in the WAL, while LSN alone
-	// does not. 0 means null (Debezium writes null before it has seen any
-	// commit; PostgreSQL never uses LSN 0).
-	//
-	// sluice's capture fills it the same way (the XLogData WALStart of the
-	// previous Commit message) and, unlike Debezium, starts from the stream's
-	// start LSN instead of null, so its first transaction after a (re)start
-	// still sorts after everything a snapshot at that point has read.
+	// CommitLSN orders transactions. It travels as sequence[0] and means,
+	// depending on who produced the event:
+	//   - sluice's capture: the commit LSN of the change's OWN transaction
+	//     (pgoutput's Begin.FinalLSN). Every change of one transaction carries
+	//     it, and it orders exactly against a snapshot taken at a consistent
+	//     point P: a transaction is in the snapshot iff its commit LSN < P, so
+	//     snapshot rows get PostgresOrderingKey(P, 0) and every later change
+	//     sorts after them.
+	//   - real Debezium: "the last committed LSN", i.e. the end LSN of the
+	//     PREVIOUS transaction the connector saw (null before the first).
+	// Both values strictly increase from one transaction to the next in
+	// replication (commit) order, so (CommitLSN, LSN) sorts the changes of
+	// either producer in commit order even when transactions interleave in
+	// the WAL, where LSN alone does not. Only sluice's meaning is exact
+	// against sluice's snapshots; one table is always fed by one producer.
+	// 0 means null.
 	CommitLSN uint64
 	TxID      int64 // transaction id (source "txId"); 0 means absent
 
@@ -86,8 +85,9 @@ func (s Source) IsSnapshot() bool { return s.Snapshot != "" && s.Snapshot != "fa
 // so (file, pos, row) is commit order. See CommitLSN for PostgreSQL.
 //
 // Snapshot rows taken at a known consistent point should use
-// PostgresOrderingKey(point, 0) (every transaction committed after the point
-// has CommitLSN ≥ point and a non-zero LSN) or MySQLOrderingKey(file, pos, 0)
+// PostgresOrderingKey(point, 0) (with sluice's capture every transaction
+// committed after the point has its own commit LSN ≥ point and a non-zero
+// LSN; see CommitLSN) or MySQLOrderingKey(file, pos, 0)
 // of the binlog position read with the snapshot.
 func (s Source) OrderingKey() (string, error) {
 	switch s.Connector {

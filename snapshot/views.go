@@ -1,0 +1,92 @@
+package snapshot
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// viewPool shares one consistent view among the workers and replaces it
+// once it is older than maxAge, so that no single read point (and the
+// xmin horizon or binlog position it pins) lives for the whole table.
+// A retired view closes when its last chunk releases it. Chunks never
+// span views: each chunk reads in the one view it acquired, and its rows
+// carry that view's position.
+type viewPool struct {
+	src    Source
+	maxAge time.Duration
+	now    func() time.Time
+	log    *slog.Logger
+
+	mu  sync.Mutex
+	cur *sharedView
+	all []*sharedView
+}
+
+type sharedView struct {
+	v       View
+	opened  time.Time
+	refs    int
+	retired bool
+	closed  bool
+}
+
+// acquire returns the current view, opening a new one when there is none
+// or the current one is too old. Opening happens under the lock: the
+// other workers wait for the one new view instead of opening their own.
+func (p *viewPool) acquire(ctx context.Context) (*sharedView, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cur != nil && p.now().Sub(p.cur.opened) >= p.maxAge {
+		p.retire(p.cur)
+		p.cur = nil
+	}
+	if p.cur == nil {
+		v, err := p.src.OpenView(ctx)
+		if err != nil {
+			return nil, err
+		}
+		p.cur = &sharedView{v: v, opened: p.now()}
+		p.all = append(p.all, p.cur)
+		p.log.Info("snapshot view opened", "position", v.Position())
+	}
+	p.cur.refs++
+	return p.cur, nil
+}
+
+func (p *viewPool) release(sv *sharedView) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sv.refs--
+	if sv.retired && sv.refs == 0 {
+		p.close(sv)
+	}
+}
+
+// retire marks sv as taking no new chunks; the caller holds p.mu.
+func (p *viewPool) retire(sv *sharedView) {
+	sv.retired = true
+	if sv.refs == 0 {
+		p.close(sv)
+	}
+}
+
+func (p *viewPool) close(sv *sharedView) {
+	if sv.closed {
+		return
+	}
+	sv.closed = true
+	if err := sv.v.Close(); err != nil {
+		p.log.Warn("close snapshot view", "err", err)
+	}
+}
+
+func (p *viewPool) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, sv := range p.all {
+		p.close(sv)
+	}
+	p.cur = nil
+}
