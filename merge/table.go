@@ -116,13 +116,23 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 		}
 		return j.commit(ctx, snap, rep, nil, nil, nil, nil, nil)
 	}
+	// A primary-key change arrives as a delete of the old key and a create
+	// of the new one with the same ordering key, possibly from different
+	// Kafka partitions: put the delete first so that the create can take
+	// the columns the source left out (unchanged TOAST) from the old row.
+	deleteFirst := func(d decoded) int {
+		if d.env != nil && d.env.Op == schemas.OpDelete {
+			return 0
+		}
+		return 1
+	}
 	slices.SortStableFunc(evs, func(a, b decoded) int {
 		if a.ev.ordKey < b.ev.ordKey {
 			return -1
 		} else if a.ev.ordKey > b.ev.ordKey {
 			return 1
 		}
-		return 0
+		return deleteFirst(a) - deleteFirst(b)
 	})
 
 	// Schema and key.
@@ -357,8 +367,14 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 		}
 		return o
 	}
+	// removedAt holds, per ordering key, the row a delete just removed: a
+	// create at the same ordering key is the other half of a key change.
+	removedAt := map[string][]any{}
 	remove := func(st *keyState, ch *change, before map[int]any) {
 		st.touched = true
+		if live(st.row) {
+			removedAt[ch.ord] = slices.Clone(st.row)
+		}
 		if soft {
 			row := st.row
 			if row == nil {
@@ -407,6 +423,10 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 		var row []any
 		if live(st.row) {
 			row = slices.Clone(st.row)
+		} else if prev, ok := removedAt[ch.ord]; ok {
+			// The new key of a key change: columns the change left out
+			// (unchanged TOAST, minimal row image) keep the old row's values.
+			row = prev
 		} else {
 			row = make([]any, len(schema.Fields))
 		}
