@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/sluicehq/sluice/schemas/pgtext"
 )
 
 // catalog answers the questions pgoutput's Relation message leaves open:
@@ -17,24 +19,24 @@ type catalog struct {
 	pool *pgxpool.Pool
 
 	mu    sync.Mutex
-	types map[uint32]pgType
+	types map[uint32]pgtext.Type
 }
 
-func (c *catalog) lookupType(ctx context.Context) typeLookup {
-	return func(oid uint32) (pgType, error) {
+func (c *catalog) lookupType(ctx context.Context) pgtext.TypeLookup {
+	return func(oid uint32) (pgtext.Type, error) {
 		c.mu.Lock()
 		t, ok := c.types[oid]
 		c.mu.Unlock()
 		if ok {
 			return t, nil
 		}
-		t = pgType{OID: oid}
+		t = pgtext.Type{OID: oid}
 		var category string
 		err := c.pool.QueryRow(ctx,
 			`SELECT typname, typtype, typcategory, typelem, typbasetype FROM pg_type WHERE oid = $1`, oid,
 		).Scan(&t.Name, &t.Kind, &category, &t.Elem, &t.Base)
 		if err != nil {
-			return pgType{}, fmt.Errorf("look up type %d: %w", oid, err)
+			return pgtext.Type{}, fmt.Errorf("look up type %d: %w", oid, err)
 		}
 		if category != "A" {
 			t.Elem = 0
@@ -42,11 +44,11 @@ func (c *catalog) lookupType(ctx context.Context) typeLookup {
 		if t.Kind == 'e' {
 			rows, err := c.pool.Query(ctx, `SELECT enumlabel FROM pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder`, oid)
 			if err != nil {
-				return pgType{}, fmt.Errorf("look up enum %d: %w", oid, err)
+				return pgtext.Type{}, fmt.Errorf("look up enum %d: %w", oid, err)
 			}
 			t.Labels, err = pgx.CollectRows(rows, pgx.RowTo[string])
 			if err != nil {
-				return pgType{}, fmt.Errorf("look up enum %d: %w", oid, err)
+				return pgtext.Type{}, fmt.Errorf("look up enum %d: %w", oid, err)
 			}
 		}
 		c.mu.Lock()

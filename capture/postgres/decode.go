@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluicehq/sluice/capture"
 	"github.com/sluicehq/sluice/schemas"
+	"github.com/sluicehq/sluice/schemas/pgtext"
 )
 
 // relation is the decoded schema of one relation id, as of its latest
@@ -20,7 +21,7 @@ type relation struct {
 	table    schemas.TableID
 	captured bool
 	columns  []schemas.Column
-	decoders []decoder
+	decoders []pgtext.Decoder
 	key      []string
 }
 
@@ -171,7 +172,7 @@ func (d *pgoutputDecoder) relation(ctx context.Context, m *pglogrepl.RelationMes
 	lookup := d.cat.lookupType(ctx)
 	var identity []string
 	for _, c := range m.Columns {
-		col, dec, err := mapColumn(c.Name, c.DataType, c.TypeModifier, lookup)
+		col, dec, err := pgtext.MapColumn(c.Name, c.DataType, c.TypeModifier, lookup)
 		if err != nil {
 			return fmt.Errorf("relation %s: %w", rel.table, err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicehq/sluice/capture"
+	"github.com/sluicehq/sluice/schemas/pgtext"
 )
 
 // Source streams one PostgreSQL database's committed changes from a logical
@@ -61,7 +62,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Source, error) 
 	}
 	s := &Source{
 		cfg: cfg, filter: filter, logger: logger,
-		cat: &catalog{pool: pool, types: map[uint32]pgType{}},
+		cat: &catalog{pool: pool, types: map[uint32]pgtext.Type{}},
 	}
 	if err := pool.QueryRow(ctx, "SELECT current_database()").Scan(&s.dbName); err != nil {
 		pool.Close()

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"strings"
+
+	"github.com/sluicehq/sluice/schemas/pgtext"
 )
 
 // copyRows is the io.Writer that pgconn.CopyTo writes COPY's text format
@@ -12,7 +14,7 @@ import (
 // '\n' or '\t' is always a delimiter. Each complete row is decoded with the
 // column decoders and passed to emit. Data may arrive split anywhere.
 type copyRows struct {
-	decoders []decoder
+	decoders []pgtext.Decoder
 	names    []string
 	emit     func(row []any) error
 

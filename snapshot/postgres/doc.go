@@ -5,9 +5,9 @@
 // COPY (SELECT cols FROM t WHERE key range ORDER BY key) TO STDOUT in text
 // form through pgconn.CopyTo, one REPEATABLE READ READ ONLY transaction
 // per chunk that imports the view's snapshot. COPY text values are the
-// same text pgoutput sends, so types.go and array.go (copied from
-// capture/postgres, which snapshot may not import) map them to exactly the
-// Debezium values capture produces. Binary COPY would parse faster, but
+// same text pgoutput sends, so schemas/pgtext (shared with
+// capture/postgres) maps them to exactly the Debezium values capture
+// produces. Binary COPY would parse faster, but
 // needs a second, binary, set of decoders that could disagree with
 // capture's.
 //

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/sluicehq/sluice/schemas"
+	"github.com/sluicehq/sluice/schemas/pgtext"
 	"github.com/sluicehq/sluice/snapshot"
 )
 
@@ -47,7 +48,7 @@ type Source struct {
 
 	mu     sync.Mutex
 	tables map[schemas.TableID]*pgTable
-	types  map[uint32]pgType
+	types  map[uint32]pgtext.Type
 }
 
 // pgTable is what reading a table needs beyond snapshot.Table.
@@ -57,7 +58,7 @@ type pgTable struct {
 	cols     []string // quoted column names, table order
 	keyCols  []string // quoted key column names, key order
 	keyTypes []string // format_type of each key column, for literal casts
-	decoders []decoder
+	decoders []pgtext.Decoder
 }
 
 // sessionParams make the server's text output what the decoders (and
@@ -103,7 +104,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Source, error) 
 	if err != nil {
 		return nil, fmt.Errorf("postgres snapshot: connect: %w", err)
 	}
-	s := &Source{cfg: cfg, log: logger, pool: pool, tables: map[schemas.TableID]*pgTable{}, types: map[uint32]pgType{}}
+	s := &Source{cfg: cfg, log: logger, pool: pool, tables: map[schemas.TableID]*pgTable{}, types: map[uint32]pgtext.Type{}}
 	if err := pool.QueryRow(ctx, `SELECT current_database()`).Scan(&s.db); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres snapshot: connect: %w", err)
@@ -173,7 +174,7 @@ FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped ORDER 
 	lookup := s.lookupType(ctx)
 	formats := map[string]string{}
 	for _, a := range attrs {
-		col, dec, err := mapColumn(a.name, a.oid, a.typmod, lookup)
+		col, dec, err := pgtext.MapColumn(a.name, a.oid, a.typmod, lookup)
 		if err != nil {
 			return nil, err
 		}
@@ -217,21 +218,21 @@ ORDER BY k.ord`, relID)
 	return pt, nil
 }
 
-func (s *Source) lookupType(ctx context.Context) typeLookup {
-	return func(oid uint32) (pgType, error) {
+func (s *Source) lookupType(ctx context.Context) pgtext.TypeLookup {
+	return func(oid uint32) (pgtext.Type, error) {
 		s.mu.Lock()
 		t, ok := s.types[oid]
 		s.mu.Unlock()
 		if ok {
 			return t, nil
 		}
-		t = pgType{OID: oid}
+		t = pgtext.Type{OID: oid}
 		var category string
 		err := s.pool.QueryRow(ctx,
 			`SELECT typname, typtype, typcategory, typelem, typbasetype FROM pg_type WHERE oid = $1`, oid,
 		).Scan(&t.Name, &t.Kind, &category, &t.Elem, &t.Base)
 		if err != nil {
-			return pgType{}, fmt.Errorf("look up type %d: %w", oid, err)
+			return pgtext.Type{}, fmt.Errorf("look up type %d: %w", oid, err)
 		}
 		if category != "A" {
 			t.Elem = 0
@@ -239,10 +240,10 @@ func (s *Source) lookupType(ctx context.Context) typeLookup {
 		if t.Kind == 'e' {
 			rows, err := s.pool.Query(ctx, `SELECT enumlabel FROM pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder`, oid)
 			if err != nil {
-				return pgType{}, fmt.Errorf("look up enum %d: %w", oid, err)
+				return pgtext.Type{}, fmt.Errorf("look up enum %d: %w", oid, err)
 			}
 			if t.Labels, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-				return pgType{}, fmt.Errorf("look up enum %d: %w", oid, err)
+				return pgtext.Type{}, fmt.Errorf("look up enum %d: %w", oid, err)
 			}
 		}
 		s.mu.Lock()

@@ -1,4 +1,4 @@
-package postgres
+package pgtext
 
 import (
 	"bytes"
@@ -27,7 +27,7 @@ func TestTwosComplement(t *testing.T) {
 func TestDecodeText(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		dec  decoder
+		dec  Decoder
 		in   string
 		want any
 	}{
@@ -77,24 +77,4 @@ func FuzzParseArray(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		_, _ = parseArray(s, ',', decodeString) // must not panic
 	})
-}
-
-func TestConfigValidation(t *testing.T) {
-	for _, c := range []Config{
-		{},
-		{DSN: "x"},
-		{DSN: "x", TopicPrefix: "p", SlotName: "Bad-Name"},
-		{DSN: "x", TopicPrefix: "p", ProtoVersion: 4},
-	} {
-		if _, err := c.withDefaults(); err == nil {
-			t.Errorf("withDefaults(%+v) succeeded, want error", c)
-		}
-	}
-	if _, err := newTableFilter(Config{Include: []string{"("}}); err == nil {
-		t.Error("bad include regexp accepted")
-	}
-	f, _ := newTableFilter(Config{Include: []string{`public\..*`}, Exclude: []string{`public\.skip`}})
-	if !f.match("public.a") || f.match("public.skip") || f.match("other.a") {
-		t.Error("filter mismatch")
-	}
 }

@@ -1,4 +1,4 @@
-package postgres
+package pgtext
 
 import (
 	"encoding/hex"
@@ -14,8 +14,8 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// pgType is what the catalog says about a column's type.
-type pgType struct {
+// Type is what the catalog says about a column's type.
+type Type struct {
 	OID    uint32
 	Name   string   // pg_type.typname
 	Kind   byte     // pg_type.typtype: 'b' base, 'e' enum, 'd' domain, ...
@@ -24,12 +24,13 @@ type pgType struct {
 	Labels []string // enum labels in sort order
 }
 
-// decoder turns pgoutput's text form of one value into its Debezium value.
-type decoder func(text string) (any, error)
+// Decoder turns the text form of one value (as pgoutput and COPY … TO
+// STDOUT send it) into its Debezium value.
+type Decoder func(text string) (any, error)
 
-// typeLookup resolves a type OID that is not built in (enums, domains,
+// TypeLookup resolves a type OID that is not built in (enums, domains,
 // arrays of user types).
-type typeLookup func(oid uint32) (pgType, error)
+type TypeLookup func(oid uint32) (Type, error)
 
 // Built-in type OIDs not named by pgtype.
 const (
@@ -71,9 +72,9 @@ var builtinNames = map[uint32]string{
 // 2,629,800 seconds.
 const monthMicros = 2_629_800_000_000
 
-// mapColumn returns the Debezium column and the value decoder for a column
+// MapColumn returns the Debezium column and the value decoder for a column
 // of type oid with modifier typmod (pg_attribute.atttypmod, -1 when none).
-func mapColumn(name string, oid uint32, typmod int32, lookup typeLookup) (schemas.Column, decoder, error) {
+func MapColumn(name string, oid uint32, typmod int32, lookup TypeLookup) (schemas.Column, Decoder, error) {
 	col := schemas.Column{Name: name, Optional: true}
 	dec, err := mapType(&col, oid, typmod, lookup, 0)
 	if err != nil {
@@ -82,7 +83,7 @@ func mapColumn(name string, oid uint32, typmod int32, lookup typeLookup) (schema
 	return col, dec, nil
 }
 
-func mapType(col *schemas.Column, oid uint32, typmod int32, lookup typeLookup, depth int) (decoder, error) {
+func mapType(col *schemas.Column, oid uint32, typmod int32, lookup TypeLookup, depth int) (Decoder, error) {
 	if depth > 8 {
 		return nil, fmt.Errorf("type %d: domains nested too deeply", oid)
 	}
@@ -210,7 +211,7 @@ func mapType(col *schemas.Column, oid uint32, typmod int32, lookup typeLookup, d
 	}
 }
 
-func mapArray(col *schemas.Column, elemOID uint32, typmod int32, lookup typeLookup, depth int) (decoder, error) {
+func mapArray(col *schemas.Column, elemOID uint32, typmod int32, lookup TypeLookup, depth int) (Decoder, error) {
 	elem := &schemas.Column{Name: col.Name, Optional: true}
 	elemDec, err := mapType(elem, elemOID, typmod, lookup, depth+1)
 	if err != nil {
@@ -233,7 +234,7 @@ func decodeBool(s string) (any, error) {
 	return nil, fmt.Errorf("bool %q", s)
 }
 
-func decodeInt(bits int, conv func(int64) any) decoder {
+func decodeInt(bits int, conv func(int64) any) Decoder {
 	return func(s string) (any, error) {
 		v, err := strconv.ParseInt(s, 10, bits)
 		if err != nil {
@@ -279,7 +280,7 @@ func parseNumeric(s string) (pgtype.Numeric, error) {
 // decodeDecimal returns the unscaled value at the column's scale as Connect
 // Decimal bytes. NaN has no Decimal form; like Debezium's precise mode it
 // becomes null.
-func decodeDecimal(scale int32) decoder {
+func decodeDecimal(scale int32) Decoder {
 	return func(s string) (any, error) {
 		n, err := parseNumeric(s)
 		if err != nil {
@@ -420,7 +421,7 @@ func parseClock(s string) (int64, string, error) {
 	return ((int64(h)*60+int64(m))*60+int64(sec))*1_000_000 + frac, rest, nil
 }
 
-func decodeTime(millis bool) decoder {
+func decodeTime(millis bool) Decoder {
 	return func(s string) (any, error) {
 		us, rest, err := parseClock(s)
 		if err != nil {
@@ -475,7 +476,7 @@ func parseOffset(s string) (int, error) {
 	return secs, nil
 }
 
-func decodeTimestamp(millis bool) decoder {
+func decodeTimestamp(millis bool) Decoder {
 	return func(s string) (any, error) {
 		switch s {
 		case "infinity":

@@ -1,6 +1,4 @@
-// Copied from capture/postgres/array.go; see types.go.
-
-package postgres
+package pgtext
 
 import (
 	"fmt"
@@ -10,7 +8,7 @@ import (
 // parseArray reads PostgreSQL's array text form ("{1,2,NULL}",
 // "{{a,b},{c,d}}", `{"x y","q\"uote"}`, optionally prefixed by dimension
 // bounds like "[0:1]=") into nested []any, decoding each element with elem.
-func parseArray(s string, delim byte, elem decoder) (any, error) {
+func parseArray(s string, delim byte, elem Decoder) (any, error) {
 	p := arrayParser{s: s, delim: delim, elem: elem}
 	if i := strings.IndexByte(s, '='); i >= 0 && strings.HasPrefix(s, "[") {
 		p.i = i + 1
@@ -29,7 +27,7 @@ type arrayParser struct {
 	s     string
 	i     int
 	delim byte
-	elem  decoder
+	elem  Decoder
 }
 
 func (p *arrayParser) array() ([]any, error) {
