@@ -3,9 +3,10 @@ package mysql
 import (
 	"fmt"
 	"net"
-	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/sluicehq/sluice/capture"
 )
 
 // Flavors of server, as Config.Flavor spells them.
@@ -76,49 +77,11 @@ func (c *Config) withDefaults() (Config, error) {
 	return out, nil
 }
 
-// tableFilter decides which tables are captured, by "db.table".
-type tableFilter struct {
-	include []*regexp.Regexp
-	exclude []*regexp.Regexp
-}
-
-func newTableFilter(c Config) (*tableFilter, error) {
-	f := &tableFilter{}
-	for _, p := range c.Include {
-		re, err := regexp.Compile("^(?:" + p + ")$")
-		if err != nil {
-			return nil, fmt.Errorf("mysql config: include %q: %w", p, err)
-		}
-		f.include = append(f.include, re)
-	}
-	for _, p := range c.Exclude {
-		re, err := regexp.Compile("^(?:" + p + ")$")
-		if err != nil {
-			return nil, fmt.Errorf("mysql config: exclude %q: %w", p, err)
-		}
-		f.exclude = append(f.exclude, re)
+// newTableFilter builds the capture core's table filter from c.
+func newTableFilter(c Config) (*capture.TableFilter, error) {
+	f, err := capture.NewTableFilter(nil, c.Include, c.Exclude)
+	if err != nil {
+		return nil, fmt.Errorf("mysql config: %w", err)
 	}
 	return f, nil
-}
-
-// match reports whether db.table is captured.
-func (f *tableFilter) match(name string) bool {
-	if len(f.include) > 0 {
-		ok := false
-		for _, re := range f.include {
-			if re.MatchString(name) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	for _, re := range f.exclude {
-		if re.MatchString(name) {
-			return false
-		}
-	}
-	return true
 }

@@ -21,7 +21,7 @@ import (
 // its binlog. It implements capture.Source.
 type Source struct {
 	cfg     Config
-	filter  *tableFilter
+	filter  *capture.TableFilter
 	logger  *slog.Logger
 	version string // SELECT VERSION()
 

@@ -208,7 +208,7 @@ func (st *streamState) rows(h *replication.EventHeader, e *replication.RowsEvent
 	name := string(tm.Schema) + "." + string(tm.Table)
 	ok, seen := st.captured[name]
 	if !seen {
-		ok = st.src.filter.match(name)
+		ok = st.src.filter.Match(name)
 		st.captured[name] = ok
 	}
 	if !ok {

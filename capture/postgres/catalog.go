@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/sluicehq/sluice/capture"
 	"github.com/sluicehq/sluice/schemas/pgtext"
 )
 
@@ -79,7 +80,7 @@ ORDER BY k.ord`, relID)
 }
 
 // ensurePublication creates the publication when it does not exist.
-func (c *catalog) ensurePublication(ctx context.Context, cfg Config, filter *tableFilter) (created bool, err error) {
+func (c *catalog) ensurePublication(ctx context.Context, cfg Config, filter *capture.TableFilter) (created bool, err error) {
 	var exists bool
 	if err := c.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = $1)`, cfg.Publication).Scan(&exists); err != nil {
 		return false, fmt.Errorf("check publication %q: %w", cfg.Publication, err)
@@ -109,7 +110,7 @@ ORDER BY 1, 2`)
 	}
 	var idents []string
 	for _, t := range all {
-		if filter.match(t.Schema + "." + t.Name) {
+		if filter.Match(t.Schema + "." + t.Name) {
 			idents = append(idents, pgx.Identifier{t.Schema, t.Name}.Sanitize())
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/sluicehq/sluice/capture"
 )
 
 // Config configures a PostgreSQL source.
@@ -78,59 +80,11 @@ func (c *Config) withDefaults() (Config, error) {
 	return out, nil
 }
 
-// tableFilter decides which tables are captured.
-type tableFilter struct {
-	tables  map[string]bool
-	include []*regexp.Regexp
-	exclude []*regexp.Regexp
-}
-
-func newTableFilter(c Config) (*tableFilter, error) {
-	f := &tableFilter{}
-	if len(c.Tables) > 0 {
-		f.tables = map[string]bool{}
-		for _, t := range c.Tables {
-			f.tables[t] = true
-		}
-	}
-	for _, p := range c.Include {
-		re, err := regexp.Compile("^(?:" + p + ")$")
-		if err != nil {
-			return nil, fmt.Errorf("postgres config: include %q: %w", p, err)
-		}
-		f.include = append(f.include, re)
-	}
-	for _, p := range c.Exclude {
-		re, err := regexp.Compile("^(?:" + p + ")$")
-		if err != nil {
-			return nil, fmt.Errorf("postgres config: exclude %q: %w", p, err)
-		}
-		f.exclude = append(f.exclude, re)
+// newTableFilter builds the capture core's table filter from c.
+func newTableFilter(c Config) (*capture.TableFilter, error) {
+	f, err := capture.NewTableFilter(c.Tables, c.Include, c.Exclude)
+	if err != nil {
+		return nil, fmt.Errorf("postgres config: %w", err)
 	}
 	return f, nil
-}
-
-// match reports whether schema.table is captured.
-func (f *tableFilter) match(name string) bool {
-	if f.tables != nil && !f.tables[name] {
-		return false
-	}
-	if len(f.include) > 0 {
-		ok := false
-		for _, re := range f.include {
-			if re.MatchString(name) {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	for _, re := range f.exclude {
-		if re.MatchString(name) {
-			return false
-		}
-	}
-	return true
 }

@@ -17,7 +17,7 @@ func TestConfigValidation(t *testing.T) {
 		t.Error("bad include regexp accepted")
 	}
 	f, _ := newTableFilter(Config{Include: []string{`public\..*`}, Exclude: []string{`public\.skip`}})
-	if !f.match("public.a") || f.match("public.skip") || f.match("other.a") {
+	if !f.Match("public.a") || f.Match("public.skip") || f.Match("other.a") {
 		t.Error("filter mismatch")
 	}
 }

@@ -38,13 +38,13 @@ type txn struct {
 type pgoutputDecoder struct {
 	db        string
 	cfg       Config
-	filter    *tableFilter
+	filter    *capture.TableFilter
 	cat       *catalog
 	relations map[uint32]*relation
 	tx        *txn
 }
 
-func newPgoutputDecoder(db string, cfg Config, filter *tableFilter, cat *catalog) *pgoutputDecoder {
+func newPgoutputDecoder(db string, cfg Config, filter *capture.TableFilter, cat *catalog) *pgoutputDecoder {
 	return &pgoutputDecoder{db: db, cfg: cfg, filter: filter, cat: cat, relations: map[uint32]*relation{}}
 }
 
@@ -163,7 +163,7 @@ func (d *pgoutputDecoder) rel(id uint32) (*relation, error) {
 func (d *pgoutputDecoder) relation(ctx context.Context, m *pglogrepl.RelationMessage) error {
 	rel := &relation{
 		table:    schemas.TableID{Database: d.db, Schema: m.Namespace, Table: m.RelationName},
-		captured: d.filter.match(m.Namespace + "." + m.RelationName),
+		captured: d.filter.Match(m.Namespace + "." + m.RelationName),
 	}
 	d.relations[m.RelationID] = rel
 	if !rel.captured {

@@ -19,7 +19,7 @@ import (
 // replication slot (pgoutput). It implements capture.Source.
 type Source struct {
 	cfg    Config
-	filter *tableFilter
+	filter *capture.TableFilter
 	logger *slog.Logger
 	cat    *catalog
 	dbName string
