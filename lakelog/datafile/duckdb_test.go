@@ -260,7 +260,7 @@ func tableFiles(t *testing.T, dir string) (*lakelog.StructType, []string) {
 	t.Helper()
 	logs, _ := filepath.Glob(filepath.Join(dir, "_delta_log", "*.json"))
 	if len(logs) == 0 {
-		t.Skipf("fixture %s not present", dir)
+		t.Fatalf("fixture %s not present (../shared/testdata/delta must sit beside the repository)", dir)
 	}
 	var schemaString string
 	var partCols []string
@@ -340,7 +340,8 @@ func TestReadFixturesLikeDuckDB(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts DuckDB once per fixture file")
 	}
-	const root = "/work/shared/testdata/delta/"
+	// The shared fixtures sit beside the repository: <repo>/../shared.
+	root := filepath.Join("..", "..", "..", "shared", "testdata", "delta") + string(filepath.Separator)
 	for _, dir := range []string{
 		"spark-golden/parquet-all-types",
 		"spark-golden/parquet-all-types-legacy-format",
