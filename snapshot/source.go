@@ -67,6 +67,13 @@ type Table struct {
 	// EstimatedRows is the source's row estimate (for chunk counts and
 	// ETA only; 0 when unknown).
 	EstimatedRows int64
+	// Where, when not empty, is a SQL boolean expression in the source's
+	// dialect that limits the rows read (a backfill's --where, or the key
+	// ranges `validate --repair` reloads). Sources AND it, parenthesised,
+	// into both Boundaries and ReadChunk queries. It is operator input
+	// run as SQL with the source credentials, exactly as the operator
+	// could run it by hand; it is never built from data.
+	Where string
 }
 
 // Bound is one primary-key value, one element per key column in key
