@@ -31,7 +31,7 @@ import (
 // Unavailable values (unchanged TOAST, minimal row image) use Debezium's
 // placeholders, as PostgreSQL's connector writes them:
 //   - string (any semantic): "__debezium_unavailable_value"
-//   - bytes: the placeholder's UTF-8 bytes, base64
+//   - bytes (not decimals): the placeholder's UTF-8 bytes, base64
 //   - array of string: ["__debezium_unavailable_value"]; array of bytes: [base64]
 //   - array of int8/16/32/64: the placeholder's bytes as numbers [95,95,100,…]
 //   - map: {"__debezium_unavailable_value":"__debezium_unavailable_value"}
@@ -198,8 +198,12 @@ func appendRow(b []byte, c *Change, row []any) ([]byte, error) {
 // canPlaceholder reports whether Debezium has a placeholder for col's type.
 func canPlaceholder(col *Column) bool {
 	switch col.Type {
-	case String, Bytes, Map:
+	case String, Map:
 		return true
+	case Bytes:
+		// A precise decimal's bytes are a number: the placeholder's bytes
+		// would decode as a (wrong) value, so the field is left out.
+		return col.Semantic != SemDecimal
 	case Array:
 		if col.Elem == nil {
 			return false
