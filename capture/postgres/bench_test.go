@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -120,4 +121,98 @@ func benchCapture(b *testing.B, rate int) {
 	}
 	cancel()
 	<-runDone
+}
+
+// BenchmarkCaptureBacklog measures capture's own ceiling: the WAL of b.N
+// inserted rows is already there when capture starts, so the figure is how
+// fast capture decodes, encodes and produces (transactionally) — not how
+// fast PostgreSQL accepts inserts, which bounds BenchmarkCaptureThroughput
+// on a small machine. rows-per-txn 1 is pgbench-like single-row
+// transactions; 100 is batch writes. cpu-s/1k-events counts this whole
+// process (capture plus the test's consumer), so it is an upper bound.
+//
+//	go test ./capture/postgres -run '^$' -bench CaptureBacklog -benchtime 50000x
+func BenchmarkCaptureBacklog(b *testing.B) {
+	for _, perTxn := range []int{1, 100} {
+		b.Run(fmt.Sprintf("rows-per-txn=%d", perTxn), func(b *testing.B) { benchBacklog(b, perTxn) })
+	}
+}
+
+func benchBacklog(b *testing.B, perTxn int) {
+	brokers := testenv.Kafka(b)
+	dsn := testDB(b)
+	execSQL(b, dsn, `CREATE TABLE bench (id bigint PRIMARY KEY, aid int, bid int, delta int, note text, at timestamptz DEFAULT now())`)
+	prefix := testenv.UniqueName("backlog")
+	pgCfg := Config{DSN: dsn, SlotName: "s_backlog", Publication: "p_backlog", AllTables: true, TopicPrefix: prefix}
+	kcfg := capture.Config{Kafka: capture.KafkaConfig{Brokers: brokers}, SourceName: prefix, TopicPrefix: prefix, AutoCreateTopics: true}
+
+	// Create the slot (first run), stop, write the backlog, then time a
+	// second run draining it.
+	run := func(ctx context.Context) (chan error, *Source) {
+		src, err := New(ctx, pgCfg, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- capture.Run(ctx, src, kcfg, nil) }()
+		return done, src
+	}
+	ctx1, cancel1 := context.WithCancel(context.Background())
+	done1, src1 := run(ctx1)
+	waitSlot(b, dsn, "s_backlog")
+	cancel1()
+	if err := <-done1; err != nil {
+		b.Fatal(err)
+	}
+	src1.Close()
+	if perTxn == 1 {
+		execSQL(b, dsn, fmt.Sprintf(`DO $$ BEGIN FOR i IN 0..%d LOOP
+			INSERT INTO bench (id, aid, bid, delta, note) VALUES (i, i %% 100000, i %% 10, i %% 5000, 'note ' || i); COMMIT;
+			END LOOP; END $$`, b.N-1))
+	} else {
+		execSQL(b, dsn, fmt.Sprintf(`DO $$ BEGIN FOR s IN 0..%d BY %d LOOP
+			INSERT INTO bench (id, aid, bid, delta, note) SELECT i, i %% 100000, i %% 10, i %% 5000, 'note ' || i
+			FROM generate_series(s, least(s + %d, %d)) i; COMMIT;
+			END LOOP; END $$`, b.N-1, perTxn, perTxn-1, b.N-1))
+	}
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(prefix+".public.bench"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.FetchMaxWait(50*time.Millisecond))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	b.ResetTimer()
+	cpu0 := processCPU()
+	start := time.Now()
+	done, src := run(ctx)
+	defer src.Close()
+	got := 0
+	for got < b.N {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			b.Fatalf("consumed %d of %d", got, b.N)
+		}
+		fs.EachRecord(func(*kgo.Record) { got++ })
+	}
+	elapsed := time.Since(start)
+	cpu := processCPU() - cpu0
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(cpu.Seconds()*1000/float64(b.N), "cpu-s/1k-events")
+	cancel()
+	<-done
+}
+
+// processCPU is this process's user+system CPU time so far.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
