@@ -52,6 +52,8 @@ type Config struct {
 	MaxTxnRecords int
 	// TransactionTimeout is the broker-side transaction timeout. Default 60s.
 	TransactionTimeout time.Duration
+	// Stats, when not nil, is updated after every Kafka commit (see Stats).
+	Stats *Stats
 }
 
 func (c Config) withDefaults() (Config, error) {

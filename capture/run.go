@@ -46,9 +46,15 @@ func Run(ctx context.Context, src Source, cfg Config, logger *slog.Logger) error
 	}
 
 	var group []Batch
+	lagTick := time.NewTicker(LagInterval)
+	defer lagTick.Stop()
+	cfg.Stats.refreshLag(ctx, src)
 	for {
 		group = group[:0]
 		select {
+		case <-lagTick.C:
+			cfg.Stats.refreshLag(ctx, src)
+			continue
 		case <-ctx.Done():
 			_ = stopStream()
 			logger.Info("capture stopped", "source", cfg.SourceName)
@@ -84,6 +90,7 @@ func Run(ctx context.Context, src Source, cfg Config, logger *slog.Logger) error
 			}
 			return fmt.Errorf("capture %s: %w", cfg.SourceName, err)
 		}
+		cfg.Stats.committed(group, n, time.Now())
 		pos := group[len(group)-1].Position
 		if err := src.Ack(ctx, pos); err != nil {
 			_ = stopStream()
@@ -130,6 +137,9 @@ func RunWithRestarts(ctx context.Context, open func(context.Context) (Source, er
 			backoff = time.Second
 		}
 		logger.Error("capture failed; restarting", "source", cfg.SourceName, "err", err, "backoff", backoff)
+		if cfg.Stats != nil {
+			cfg.Stats.Restarts.Add(1)
+		}
 		select {
 		case <-ctx.Done():
 			return nil

@@ -29,7 +29,8 @@ func TestKcatReadsCaptureTopics(t *testing.T) {
 	execSQL(t, dsn, `CREATE TABLE k (id int PRIMARY KEY, v text, n numeric(8,2))`)
 	prefix := testenv.UniqueName("kcat")
 	pgCfg := Config{DSN: dsn, SlotName: "s_kcat", Publication: "p_kcat", Tables: []string{"public.k"}, TopicPrefix: prefix}
-	kcfg := capture.Config{Kafka: capture.KafkaConfig{Brokers: brokers}, SourceName: prefix, TopicPrefix: prefix, AutoCreateTopics: true}
+	stats := &capture.Stats{}
+	kcfg := capture.Config{Kafka: capture.KafkaConfig{Brokers: brokers}, SourceName: prefix, TopicPrefix: prefix, AutoCreateTopics: true, Stats: stats}
 	stop := runCapture(t, pgCfg, kcfg)
 	waitSlot(t, dsn, "s_kcat")
 	execSQL(t, dsn,
@@ -41,6 +42,24 @@ func TestKcatReadsCaptureTopics(t *testing.T) {
 	topic := prefix + ".public.k"
 	events := consume(t, brokers, want, topic)
 	stop()
+
+	// The stats count what Kafka committed: 37 events in 3 source
+	// transactions; the slot's retained WAL was read (PostgreSQL can tell).
+	if got := stats.Events.Load(); got != want {
+		t.Errorf("Stats.Events = %d, want %d", got, want)
+	}
+	if got := stats.SourceTransactions.Load(); got != 3 {
+		t.Errorf("Stats.SourceTransactions = %d, want 3", got)
+	}
+	if got := stats.SourceLagBytes.Load(); got < 0 {
+		t.Errorf("Stats.SourceLagBytes = %d, want >= 0", got)
+	}
+	if p := stats.LastPosition.Load(); p == nil || *p == "" {
+		t.Errorf("Stats.LastPosition not set")
+	}
+	if ms := stats.LastCommitUnixMs.Load(); time.Since(time.UnixMilli(ms)) > 10*time.Minute {
+		t.Errorf("Stats.LastCommitUnixMs = %d, not a recent commit time", ms)
+	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
