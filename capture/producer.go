@@ -231,36 +231,98 @@ func (p *Producer) Write(ctx context.Context, batches []Batch) error {
 	if len(batches) == 0 {
 		return nil
 	}
-	txn := !p.cfg.AtLeastOnce
-	if txn {
-		if err := p.cl.BeginTransaction(); err != nil {
-			return fmt.Errorf("kafka: begin transaction: %w", err)
-		}
+	last := batches[len(batches)-1]
+	if last.Partial {
+		return errors.New("write ending at a partial batch (its source transaction is not complete)")
 	}
-	err := p.produceAll(ctx, batches)
-	if !txn {
+	if err := p.Begin(); err != nil {
 		return err
 	}
-	// Ending the transaction must finish even when ctx was cancelled: an
-	// unfinished one blocks read_committed readers until it times out.
-	endCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), p.cfg.TransactionTimeout)
+	// One flush for the events and the position together.
+	if err := p.produceAll(ctx, batches, &last); err != nil {
+		return p.abort(ctx, err)
+	}
+	return p.end(ctx)
+}
+
+// Begin opens a Kafka transaction (nothing with AtLeastOnce). Produce and
+// Commit follow; Write is the three in one. Begin, Produce and Commit let a
+// source transaction that comes in several Partial batches go out in one
+// Kafka transaction while memory holds one batch at a time.
+func (p *Producer) Begin() error {
+	if p.cfg.AtLeastOnce {
+		return nil
+	}
+	if err := p.cl.BeginTransaction(); err != nil {
+		return fmt.Errorf("kafka: begin transaction: %w", err)
+	}
+	return nil
+}
+
+// Produce writes the changes of batches in the open transaction and waits
+// until the broker has them (not yet committed). On error the transaction
+// has been aborted and the Producer must be closed.
+func (p *Producer) Produce(ctx context.Context, batches []Batch) error {
+	if err := p.produceAll(ctx, batches, nil); err != nil {
+		return p.abort(ctx, err)
+	}
+	return nil
+}
+
+// Commit writes last's changes and position and commits the transaction
+// (with AtLeastOnce: flushes). On error the transaction has been aborted and the
+// Producer must be closed.
+func (p *Producer) Commit(ctx context.Context, last Batch) error {
+	if last.Partial {
+		return p.abort(ctx, errors.New("commit at a partial batch (its source transaction is not complete)"))
+	}
+	if err := p.produceAll(ctx, []Batch{last}, &last); err != nil {
+		return p.abort(ctx, err)
+	}
+	return p.end(ctx)
+}
+
+// end commits the open transaction (nothing with AtLeastOnce).
+func (p *Producer) end(ctx context.Context) error {
+	if p.cfg.AtLeastOnce {
+		return nil
+	}
+	endCtx, cancel := p.endContext(ctx)
 	defer cancel()
-	if err != nil {
-		if aerr := p.cl.AbortBufferedRecords(endCtx); aerr != nil {
-			return errors.Join(err, fmt.Errorf("kafka: abort buffered records: %w", aerr))
-		}
-		if aerr := p.cl.EndTransaction(endCtx, kgo.TryAbort); aerr != nil {
-			return errors.Join(err, fmt.Errorf("kafka: abort transaction: %w", aerr))
-		}
-		return err
-	}
 	if err := p.cl.EndTransaction(endCtx, kgo.TryCommit); err != nil {
 		return fmt.Errorf("kafka: commit transaction: %w", err)
 	}
 	return nil
 }
 
-func (p *Producer) produceAll(ctx context.Context, batches []Batch) error {
+// endContext bounds ending a transaction, which must finish even when ctx
+// was cancelled: an unfinished one blocks read_committed readers until it
+// times out.
+func (p *Producer) endContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), p.cfg.TransactionTimeout)
+}
+
+// abort aborts the open transaction after err and returns err (joined with
+// any abort failure). Idempotent: aborting with no transaction open is a
+// no-op for franz-go.
+func (p *Producer) abort(ctx context.Context, err error) error {
+	if p.cfg.AtLeastOnce {
+		return err
+	}
+	endCtx, cancel := p.endContext(ctx)
+	defer cancel()
+	if aerr := p.cl.AbortBufferedRecords(endCtx); aerr != nil {
+		return errors.Join(err, fmt.Errorf("kafka: abort buffered records: %w", aerr))
+	}
+	if aerr := p.cl.EndTransaction(endCtx, kgo.TryAbort); aerr != nil {
+		return errors.Join(err, fmt.Errorf("kafka: abort transaction: %w", aerr))
+	}
+	return err
+}
+
+// produceAll produces the changes of batches and, when position is not nil,
+// its position record, then flushes.
+func (p *Producer) produceAll(ctx context.Context, batches []Batch, position *Batch) error {
 	var (
 		mu       sync.Mutex
 		firstErr error
@@ -286,12 +348,13 @@ func (p *Producer) produceAll(ctx context.Context, batches []Batch) error {
 			}
 		}
 	}
-	last := batches[len(batches)-1]
-	val, err := json.Marshal(positionRecord{Position: last.Position, CommitTsMs: last.CommitTsMs})
-	if err != nil {
-		return fmt.Errorf("encode position: %w", err)
+	if position != nil {
+		val, err := json.Marshal(positionRecord{Position: position.Position, CommitTsMs: position.CommitTsMs})
+		if err != nil {
+			return fmt.Errorf("encode position: %w", err)
+		}
+		p.cl.Produce(ctx, &kgo.Record{Topic: p.cfg.PositionsTopic, Key: []byte(p.cfg.SourceName), Value: val}, promise)
 	}
-	p.cl.Produce(ctx, &kgo.Record{Topic: p.cfg.PositionsTopic, Key: []byte(p.cfg.SourceName), Value: val}, promise)
 	if err := p.cl.Flush(ctx); err != nil {
 		return fmt.Errorf("kafka: flush: %w", err)
 	}

@@ -46,49 +46,99 @@ func Run(ctx context.Context, src Source, cfg Config, logger *slog.Logger) error
 	}
 
 	var group []Batch
+	var held *Batch // taken while draining; it starts the next group
 	lagTick := time.NewTicker(LagInterval)
 	defer lagTick.Stop()
 	cfg.Stats.refreshLag(ctx, src)
+	// next waits for the next batch; ok false means Run must return err.
+	next := func() (b Batch, ok bool, err error) {
+		for {
+			select {
+			case <-lagTick.C:
+				cfg.Stats.refreshLag(ctx, src)
+			case <-ctx.Done():
+				_ = stopStream()
+				logger.Info("capture stopped", "source", cfg.SourceName)
+				return b, false, nil
+			case err := <-streamErr:
+				if ctx.Err() != nil {
+					return b, false, nil
+				}
+				if err == nil {
+					err = errors.New("stream ended")
+				}
+				return b, false, fmt.Errorf("capture %s: source: %w", cfg.SourceName, err)
+			case b := <-batches:
+				return b, true, nil
+			}
+		}
+	}
+	// failed ends Run after a Kafka error (the transaction was aborted;
+	// the next run resumes from the last committed position).
+	failed := func(err error) error {
+		_ = stopStream()
+		if ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("capture %s: %w", cfg.SourceName, err)
+	}
 	for {
 		group = group[:0]
-		select {
-		case <-lagTick.C:
-			cfg.Stats.refreshLag(ctx, src)
-			continue
-		case <-ctx.Done():
-			_ = stopStream()
-			logger.Info("capture stopped", "source", cfg.SourceName)
-			return nil
-		case err := <-streamErr:
-			if ctx.Err() != nil {
-				return nil
+		var first Batch
+		if held != nil {
+			first, held = *held, nil
+		} else {
+			b, ok, err := next()
+			if !ok {
+				return err
 			}
-			if err == nil {
-				err = errors.New("stream ended")
-			}
-			return fmt.Errorf("capture %s: source: %w", cfg.SourceName, err)
-		case b := <-batches:
-			group = append(group, b)
+			first = b
 		}
-		n := len(group[0].Changes)
-	drain:
-		for n < cfg.MaxTxnRecords {
-			select {
-			case b := <-batches:
-				group = append(group, b)
+		n := len(first.Changes)
+		if first.Partial {
+			// A large source transaction: its parts go out one by one in
+			// one Kafka transaction that commits with the last part.
+			if err := p.Begin(); err != nil {
+				return failed(err)
+			}
+			b := first
+			for b.Partial {
+				if err := p.Produce(ctx, []Batch{b}); err != nil {
+					return failed(err)
+				}
+				if cfg.Stats != nil {
+					cfg.Stats.PartialBatches.Add(1)
+				}
+				nb, ok, err := next()
+				if !ok {
+					return errors.Join(err, p.abort(ctx, nil))
+				}
+				b = nb
 				n += len(b.Changes)
-			default:
-				break drain
 			}
-		}
-		if err := p.Write(ctx, group); err != nil {
-			_ = stopStream()
-			if ctx.Err() != nil {
-				// Cancelled mid-transaction: it was aborted; the next run
-				// resumes from the last committed position.
-				return nil
+			if err := p.Commit(ctx, b); err != nil {
+				return failed(err)
 			}
-			return fmt.Errorf("capture %s: %w", cfg.SourceName, err)
+			group = append(group, b)
+		} else {
+			group = append(group, first)
+		drain:
+			for n < cfg.MaxTxnRecords {
+				select {
+				case b := <-batches:
+					if b.Partial {
+						held = &b
+						break drain
+					}
+					group = append(group, b)
+					n += len(b.Changes)
+				default:
+					break drain
+				}
+			}
+			if err := p.Write(ctx, group); err != nil {
+				return failed(err)
+			}
 		}
 		cfg.Stats.committed(group, n, time.Now())
 		pos := group[len(group)-1].Position

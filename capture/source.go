@@ -10,11 +10,20 @@ import (
 // Position is the source's own encoding of "everything up to and including
 // this batch"; resuming a Source from it yields exactly the changes after
 // the batch.
+//
+// A source transaction too large to hold in memory arrives as several
+// batches: every one but the last has Partial set and an empty Position.
+// Run writes them into one Kafka transaction that commits only with the
+// last, so consumers still see the source transaction whole or not at all,
+// while memory holds one part at a time.
 type Batch struct {
 	Changes  []schemas.Change
 	Position string
 	// CommitTsMs is the source commit time of the batch's last transaction.
 	CommitTsMs int64
+	// Partial means more changes of the same source transaction follow in
+	// the next batch; Position is empty and must not be acknowledged.
+	Partial bool
 }
 
 // Source streams the committed changes of one database. Implementations:

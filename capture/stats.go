@@ -27,6 +27,9 @@ type Stats struct {
 	// LastKafkaCommitUnixMs is the wall-clock time of the last Kafka
 	// commit (0 before the first).
 	LastKafkaCommitUnixMs atomic.Int64
+	// PartialBatches counts the parts of large source transactions
+	// produced before their last part (see Batch.Partial).
+	PartialBatches atomic.Int64
 	// Restarts counts how often RunWithRestarts restarted a failed Run.
 	Restarts atomic.Int64
 	// SourceLagBytes is what the source retains for this capture and has
@@ -58,6 +61,7 @@ func (s *Stats) committed(group []Batch, events int, now time.Time) {
 	s.LastKafkaCommitUnixMs.Store(now.UnixMilli())
 	var newest int64
 	for _, b := range group {
+		newest = max(newest, b.CommitTsMs)
 		for i := range b.Changes {
 			newest = max(newest, b.Changes[i].Source.TsMs)
 		}

@@ -47,6 +47,11 @@ type Config struct {
 	// skipped.operations=t); otherwise each truncated table yields an op "t"
 	// change.
 	SkipTruncate bool
+	// MaxTxnChanges bounds how many changes of one source transaction are
+	// held in memory: a larger transaction goes to capture.Run in Partial
+	// batches of this size, written into one Kafka transaction that commits
+	// with the last part. Default 10,000.
+	MaxTxnChanges int
 }
 
 var slotNameRE = regexp.MustCompile(`^[a-z0-9_]{1,63}$`)
@@ -76,6 +81,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.StatusInterval <= 0 {
 		out.StatusInterval = time.Second
+	}
+	if out.MaxTxnChanges <= 0 {
+		out.MaxTxnChanges = 10_000
 	}
 	return out, nil
 }

@@ -31,6 +31,12 @@ type txn struct {
 	commitLSN uint64
 	commitTs  time.Time
 	changes   []schemas.Change
+	// delivered: the transaction was sent before (its commit precedes
+	// the stream's start), so it is decoded for its relations only and
+	// never sent in parts.
+	delivered bool
+	// parts counts the Partial batches already sent.
+	parts int
 }
 
 // pgoutputDecoder turns pgoutput messages into transactions. Not safe for
@@ -42,6 +48,12 @@ type pgoutputDecoder struct {
 	cat       *catalog
 	relations map[uint32]*relation
 	tx        *txn
+	// from is the stream's start: transactions whose commit record
+	// precedes it were delivered by an earlier stream.
+	from uint64
+	// lastParts is the number of Partial batches of the transaction the
+	// last Commit ended.
+	lastParts int
 }
 
 func newPgoutputDecoder(db string, cfg Config, filter *capture.TableFilter, cat *catalog) *pgoutputDecoder {
@@ -51,11 +63,27 @@ func newPgoutputDecoder(db string, cfg Config, filter *capture.TableFilter, cat 
 func (d *pgoutputDecoder) inTx() bool { return d.tx != nil }
 
 // decode handles one pgoutput message starting at WAL position lsn. It
-// returns a batch when the message is a Commit.
-//
-// TODO: a transaction is held in memory until its commit; huge
-// transactions would need proto_version 2 streaming or spilling.
+// returns a batch when the message is a Commit, and a Partial batch when the
+// open transaction reached cfg.MaxTxnChanges (so memory holds at most that
+// many changes of one transaction; pgoutput only sends committed
+// transactions, so a part is never rolled back).
 func (d *pgoutputDecoder) decode(ctx context.Context, lsn uint64, data []byte) (*capture.Batch, error) {
+	b, err := d.decodeMessage(ctx, lsn, data)
+	if err != nil || b != nil || d.tx == nil || d.tx.delivered || len(d.tx.changes) < d.cfg.MaxTxnChanges {
+		return b, err
+	}
+	part := &capture.Batch{Changes: d.tx.changes, CommitTsMs: d.tx.commitTs.UnixMilli(), Partial: true}
+	d.tx.changes = nil
+	d.tx.parts++
+	return part, nil
+}
+
+// continued reports whether the batch decode just returned at a Commit
+// ends a transaction that was sent in parts (it must be delivered even if
+// it holds no change itself, to commit the parts).
+func (d *pgoutputDecoder) continued() bool { return d.lastParts > 0 }
+
+func (d *pgoutputDecoder) decodeMessage(ctx context.Context, lsn uint64, data []byte) (*capture.Batch, error) {
 	msg, err := pglogrepl.ParseV2(data, false)
 	if err != nil {
 		return nil, fmt.Errorf("parse pgoutput message: %w", err)
@@ -67,7 +95,9 @@ func (d *pgoutputDecoder) decode(ctx context.Context, lsn uint64, data []byte) (
 		if d.tx != nil {
 			return nil, fmt.Errorf("begin of xid %d inside xid %d", m.Xid, d.tx.xid)
 		}
-		d.tx = &txn{xid: m.Xid, commitLSN: uint64(m.FinalLSN), commitTs: m.CommitTime}
+		// A commit record before the start: the transaction ended at or
+		// before an earlier stream's last delivered end.
+		d.tx = &txn{xid: m.Xid, commitLSN: uint64(m.FinalLSN), commitTs: m.CommitTime, delivered: uint64(m.FinalLSN) < d.from}
 		return nil, nil
 	case *pglogrepl.CommitMessage:
 		if d.tx == nil {
@@ -75,6 +105,7 @@ func (d *pgoutputDecoder) decode(ctx context.Context, lsn uint64, data []byte) (
 		}
 		tx := d.tx
 		d.tx = nil
+		d.lastParts = tx.parts
 		return &capture.Batch{
 			Changes:    tx.changes,
 			Position:   formatLSN(uint64(m.TransactionEndLSN)),
@@ -271,7 +302,9 @@ func (d *pgoutputDecoder) add(rel *relation, op schemas.Op, lsn uint64, before, 
 	if op == schemas.OpTruncate {
 		c.Columns, c.Key = nil, nil
 	}
-	d.tx.changes = append(d.tx.changes, c)
+	if !d.tx.delivered { // sent by an earlier stream: decoded, not kept
+		d.tx.changes = append(d.tx.changes, c)
+	}
 	return nil
 }
 

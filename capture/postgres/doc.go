@@ -40,8 +40,12 @@
 //   - TRUNCATE gives one op "t" change per table with no key, unless
 //     Config.SkipTruncate.
 //   - Change.TsMs is the commit time (so replays are byte-identical).
-//   - Whole transactions are held in memory until their commit (TODO:
-//     streaming of large in-progress transactions, proto_version 2).
+//   - At most Config.MaxTxnChanges changes of one transaction are held in
+//     memory: a larger one goes out in Partial batches that capture.Run
+//     writes into ONE Kafka transaction, committed with the last part, so
+//     consumers still see it whole or not at all. (pgoutput sends only
+//     committed transactions, so parts are never rolled back; the Kafka
+//     transaction must finish within capture.Config.TransactionTimeout.)
 //
 // # Type mapping
 //

@@ -84,6 +84,7 @@ func (s *Source) Stream(ctx context.Context, from string, out chan<- capture.Bat
 		src: s, conn: conn, out: out, from: fromLSN,
 		dec: newPgoutputDecoder(s.dbName, s.cfg, s.filter, s.cat),
 	}
+	st.dec.from = fromLSN
 	return st.run(ctx)
 }
 
@@ -203,7 +204,15 @@ func (st *streamState) handleCopyData(ctx context.Context, data []byte) error {
 		if batch == nil {
 			return nil
 		}
+		if batch.Partial {
+			return st.deliver(ctx, *batch, st.lastDelivered)
+		}
 		end, _ := parseLSN(batch.Position)
+		if st.dec.continued() {
+			// The last part of a transaction sent in parts: it commits
+			// them, even when it holds no change itself.
+			return st.deliver(ctx, *batch, end)
+		}
 		if end <= st.from || len(batch.Changes) == 0 {
 			// Delivered before, or nothing captured: nothing to send, and
 			// the slot may pass it once the earlier batches are acked.
