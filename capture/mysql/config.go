@@ -41,6 +41,11 @@ type Config struct {
 	// It also sets the server's replication heartbeat period, so that a dead
 	// connection is noticed. 0 disables both.
 	HeartbeatInterval time.Duration
+	// MaxTxnChanges bounds how many changes of one transaction are held in
+	// memory: a larger transaction goes to capture.Run in Partial batches
+	// of this size, written into one Kafka transaction that commits with
+	// the last part. Default 10,000.
+	MaxTxnChanges int
 }
 
 func (c *Config) withDefaults() (Config, error) {
@@ -73,6 +78,9 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if out.HeartbeatInterval < 0 {
 		return out, fmt.Errorf("mysql config: HeartbeatInterval %v is negative", out.HeartbeatInterval)
+	}
+	if out.MaxTxnChanges <= 0 {
+		out.MaxTxnChanges = 10_000
 	}
 	return out, nil
 }

@@ -153,6 +153,7 @@ type streamState struct {
 	txGTID  string
 	inBegin bool
 	changes []schemas.Change
+	parts   int // Partial batches of the open transaction already sent
 
 	captured map[string]bool // filter decision by "db.table"
 	lastSent time.Time
@@ -194,7 +195,18 @@ func (st *streamState) handle(ctx context.Context, ev *replication.BinlogEvent) 
 	case *replication.XIDEvent:
 		return st.commit(ctx, h)
 	case *replication.RowsEvent:
-		return st.rows(h, e)
+		if err := st.rows(h, e); err != nil {
+			return err
+		}
+		if len(st.changes) >= st.src.cfg.MaxTxnChanges {
+			// A binlog holds committed transactions only, so a part
+			// sent before the commit is never rolled back.
+			b := capture.Batch{Changes: st.changes, CommitTsMs: int64(h.Timestamp) * 1000, Partial: true}
+			st.changes = nil
+			st.parts++
+			return st.send(ctx, b)
+		}
+		return nil
 	}
 	return st.maybeHeartbeat(ctx)
 }
@@ -350,7 +362,9 @@ func (st *streamState) commit(ctx context.Context, h *replication.EventHeader) e
 	}
 	st.committed = position{File: st.file, Pos: uint64(h.LogPos), GTID: st.gset.String()}
 	st.txGTID, st.inBegin = "", false
-	if len(st.changes) == 0 {
+	parts := st.parts
+	st.parts = 0
+	if len(st.changes) == 0 && parts == 0 {
 		st.unsent = true
 		return st.maybeHeartbeat(ctx)
 	}
