@@ -27,14 +27,26 @@
 //     committed before the main commit and expired after
 //     Config.TombstoneRetention; soft deletes keep the row with
 //     _sluice_deleted = true (the row is its own tombstone).
-//   - Copy-on-write by key range: only files whose first-key-column stats
-//     range can hold a changed key are read and rewritten (remove with
-//     dataChange=true, adds), the rest are untouched. Output rows are sorted
-//     by key and never span the minimum of an untouched file, so ranges stay
-//     disjoint and tight. The transaction registers the rewritten files as
-//     read: a concurrent merge that removed them conflicts and the table is
-//     merged again from the new snapshot. Random updates rewrite many files:
-//     deletion vectors are not used (lakelog does not write them).
+//   - TRUNCATE (op "t") at ordering key T removes every row older than T
+//     (soft-delete tables mark them deleted with _sluice_op "t") and records
+//     T as Progress.TruncatedAt: a change older than T, in this batch or a
+//     later one, is skipped like one older than its row, so later inserts
+//     stay and late events do not resurrect rows. Only files whose
+//     _sluice_ordering_key stats admit a row older than T are rewritten.
+//   - Copy-on-write by key range: only files that can hold a changed key
+//     (every key column's value within that column's stats range) are read
+//     and rewritten (remove with dataChange=true, adds), the rest are
+//     untouched. Output rows are sorted by key and never span the first-key
+//     minimum of an untouched file, so ranges stay disjoint and tight. The
+//     transaction registers the rewritten files as read: a concurrent merge
+//     that removed them conflicts and the table is merged again from the
+//     new snapshot. Rows rewritten per changed row is about
+//     TargetFileRows / (changes per file): key-clustered changes touch few
+//     files, so smaller files bound the amplification; random changes touch
+//     every file, which is a full rewrite (deletion vectors would fix that:
+//     not written yet, see the TODO in table.go).
+//   - Decoding: each distinct Connect schema of the events is decoded once
+//     per run (schemaCache); it used to be 75% of a merge's CPU.
 //
 // SCD1 columns: the source columns (types from schemas.DeltaTypeOf when the
 // events carry a Connect schema, else inferred from the latest non-null
@@ -64,4 +76,7 @@
 // key, and an append-only mirror of such a table is the raw table itself.
 //
 // Default locations: <TablesRoot>/<db>/<table> (see DefaultLocation).
+// Tables lists the SCD1 tables the merge manages (from its catalog) with
+// their locations and progress; other packages use it instead of reading
+// the catalog file.
 package merge

@@ -90,25 +90,66 @@ func writeSorted(ctx context.Context, store blob.Store, schema *lakelog.StructTy
 	return adds, nil
 }
 
-// affectedFiles splits files into those whose first-key range can hold
-// one of keys0 (sorted) and the others.
-func affectedFiles(files []*lakelog.Add, keyCol string, keyType lakelog.DataType, keys0 []any) (hit, kept []*lakelog.Add, keptBounds []any) {
+// keyColumn is a primary-key column of an SCD1 table.
+type keyColumn struct {
+	name string
+	typ  lakelog.DataType
+}
+
+// affectedFiles splits files into those that can hold one of keys (sorted
+// by compareKeys) and the others. A file can hold a key only if every key
+// column's value lies in that column's stats range: the first column
+// narrows the candidates by binary search, the others (composite keys)
+// rule out the rest, e.g. keys of other tenants within a tenant's file.
+// keptBounds are the sorted first-column minimums of the kept files.
+func affectedFiles(files []*lakelog.Add, cols []keyColumn, keys [][]any) (hit, kept []*lakelog.Add, keptBounds []any) {
+	ranges := make([]keyRange, len(cols))
 	for _, f := range files {
-		r := fileKeyRange(f, keyCol, keyType)
-		if !r.ok {
+		for c, col := range cols {
+			ranges[c] = fileKeyRange(f, col.name, col.typ)
+		}
+		if !ranges[0].ok {
 			hit = append(hit, f)
 			continue
 		}
-		i := sort.Search(len(keys0), func(i int) bool { return compareValues(keys0[i], r.min) >= 0 })
-		if i < len(keys0) && compareValues(keys0[i], r.max) <= 0 {
+		i := sort.Search(len(keys), func(i int) bool { return compareValues(keys[i][0], ranges[0].min) >= 0 })
+		holds := false
+		for ; i < len(keys) && compareValues(keys[i][0], ranges[0].max) <= 0 && !holds; i++ {
+			holds = true
+			for c := 1; c < len(cols); c++ {
+				if !ranges[c].mayContain(keys[i][c]) {
+					holds = false
+					break
+				}
+			}
+		}
+		if holds {
 			hit = append(hit, f)
 			continue
 		}
 		kept = append(kept, f)
-		keptBounds = append(keptBounds, r.min)
+		keptBounds = append(keptBounds, ranges[0].min)
 	}
 	slices.SortFunc(keptBounds, compareValues)
 	return hit, kept, keptBounds
+}
+
+// truncatedFiles is affectedFiles for a merge that applies a TRUNCATE at
+// ordering key truncAt: files whose _sluice_ordering_key range can hold an
+// older row are rewritten too.
+func truncatedFiles(files []*lakelog.Add, cols []keyColumn, keys [][]any, truncAt string) (hit []*lakelog.Add, keptBounds []any) {
+	hit, kept, _ := affectedFiles(files, cols, keys)
+	for _, f := range kept {
+		if r := fileKeyRange(f, ColOrderingKey, lakelog.TypeString); !r.ok || compareValues(r.min, truncAt) < 0 {
+			hit = append(hit, f)
+			continue
+		}
+		if r := fileKeyRange(f, cols[0].name, cols[0].typ); r.ok {
+			keptBounds = append(keptBounds, r.min)
+		}
+	}
+	slices.SortFunc(keptBounds, compareValues)
+	return hit, keptBounds
 }
 
 func paths(files []*lakelog.Add) []string {

@@ -102,29 +102,42 @@ func compareKeys(a, b []any) int {
 
 // keyString encodes a key as a map key: equal keys give equal strings.
 func keyString(key []any) string {
-	var sb strings.Builder
+	var b []byte
 	for _, v := range key {
-		switch x := v.(type) {
-		case nil:
-			sb.WriteString("N")
-		case string:
-			sb.WriteString("S" + strconv.Itoa(len(x)) + ":" + x)
-		case []byte:
-			sb.WriteString("B" + hex.EncodeToString(x))
-		case *big.Int:
-			sb.WriteString("D" + x.String())
-		case time.Time:
-			sb.WriteString("T" + strconv.FormatInt(x.UnixMicro(), 10))
-		default:
-			if n, ok := asInt(v); ok {
-				sb.WriteString("I" + strconv.FormatInt(n, 10))
-			} else {
-				fmt.Fprintf(&sb, "%T:%v", v, v)
-			}
-		}
-		sb.WriteByte('|')
+		b = appendKey(b, v)
 	}
-	return sb.String()
+	return string(b)
+}
+
+// appendKey appends one key column's value in keyString's encoding; a
+// caller looking up map[string] with string(buf) does not allocate.
+func appendKey(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		b = append(b, 'N')
+	case string:
+		b = append(b, 'S')
+		b = strconv.AppendInt(b, int64(len(x)), 10)
+		b = append(b, ':')
+		b = append(b, x...)
+	case []byte:
+		b = append(b, 'B')
+		b = hex.AppendEncode(b, x)
+	case *big.Int:
+		b = append(b, 'D')
+		b = x.Append(b, 10)
+	case time.Time:
+		b = append(b, 'T')
+		b = strconv.AppendInt(b, x.UnixMicro(), 10)
+	default:
+		if n, ok := asInt(v); ok {
+			b = append(b, 'I')
+			b = strconv.AppendInt(b, n, 10)
+		} else {
+			b = fmt.Appendf(b, "%T:%v", v, v)
+		}
+	}
+	return append(b, '|')
 }
 
 // keyRange is the [min, max] of a data file's first key column, from its

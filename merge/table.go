@@ -31,6 +31,10 @@ type Progress struct {
 	OrderingKey string `json:"orderingKey"` // greatest ordering key merged (source position)
 	SourceTsMs  int64  `json:"sourceTsMs"`  // greatest source commit time merged
 	MergedAt    int64  `json:"mergedAt"`    // when, ms since epoch
+	// TruncatedAt is the ordering key of the latest TRUNCATE applied: the
+	// table holds no row older than it, and changes older than it are
+	// skipped as if the truncate had removed them.
+	TruncatedAt string `json:"truncatedAt,omitempty"`
 }
 
 // errRetry asks for the table's merge to start again from a new snapshot.
@@ -93,25 +97,34 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 		return nil
 	}
 	var evs []decoded
+	var truncAt string // the latest TRUNCATE's ordering key
+	var truncTs time.Time
+	ntrunc := 0
+	cache := schemaCache{}
 	for _, ev := range j.events {
 		if ev.rawVersion <= merged {
 			continue
 		}
-		d, err := decodeEvent(ev)
+		d, err := decodeEvent(ev, cache)
 		if err != nil {
 			return err
 		}
 		if d.env.Op == schemas.OpTruncate {
-			// TODO(merge): apply truncates (delete every row older than
-			// the truncate's ordering key); skipped for now.
-			j.logger.Warn("truncate not applied", "table", j.id.String(), "event", ev.String())
+			// Only the latest truncate matters: it removes every row
+			// older than itself, which includes what an earlier one would.
+			ntrunc++
+			if d.ev.ordKey > truncAt {
+				truncAt, truncTs = d.ev.ordKey, d.ev.sourceTs
+			}
 			continue
 		}
 		evs = append(evs, d)
 	}
-	rep.ChangesRead = len(evs)
-	if len(evs) == 0 {
+	rep.ChangesRead = len(evs) + ntrunc
+	if len(evs) == 0 && (snap == nil || truncAt == "") {
 		if snap == nil {
+			// nothing to create a table from; a truncate of a table never
+			// merged has nothing to empty
 			return nil
 		}
 		return j.commit(ctx, snap, rep, nil, nil, nil, nil, nil)
@@ -267,31 +280,64 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 	}
 
 	// Files that can hold a changed key.
-	keyCol := key[0]
-	keyType := schema.Fields[keyIdx[0]].Type
-	var keys0 []any
+	keyCols := make([]keyColumn, len(key))
+	for i, k := range key {
+		keyCols[i] = keyColumn{name: k, typ: schema.Fields[keyIdx[i]].Type}
+	}
+	changedKeys := make([][]any, 0, len(changes))
 	for _, ch := range changes {
-		keys0 = append(keys0, ch.key[0])
+		changedKeys = append(changedKeys, ch.key)
 		if ch.oldKey != nil {
-			keys0 = append(keys0, ch.oldKey[0])
+			changedKeys = append(changedKeys, ch.oldKey)
 		}
 	}
-	slices.SortFunc(keys0, compareValues)
+	slices.SortFunc(changedKeys, compareKeys)
 	files := snap.Files()
 	var hit []*lakelog.Add
 	var bounds []any
-	if widened {
-		hit = files // a wider type: every file is rewritten with it
-	} else {
-		hit, _, bounds = affectedFiles(files, keyCol, keyType, keys0)
-	}
-	states := map[string]*keyState{}
-	keyOf := func(row []any) []any {
-		k := make([]any, len(keyIdx))
-		for i, ki := range keyIdx {
-			k[i] = row[ki]
+	progress := j.previousProgress(snap)
+	applyTrunc := truncAt > progress.TruncatedAt
+	if applyTrunc {
+		rep.ChangesApplied++
+		progress.TruncatedAt = truncAt
+		progress.OrderingKey = max(progress.OrderingKey, truncAt)
+		if ms := truncTs.UnixMilli(); !truncTs.IsZero() && ms > progress.SourceTsMs {
+			progress.SourceTsMs = ms
 		}
-		return k
+	} else if ntrunc > 0 {
+		rep.ChangesSkipped += ntrunc
+	}
+	// TODO(merge): deletion vectors for random updates. Copy-on-write
+	// rewrites every file holding a changed key, so 10k random keys in 10M
+	// rows rewrite the table. With DVs (opt-in per table: protocol (3,7)
+	// with the deletionVectors reader+writer feature and
+	// delta.enableDeletionVectors, so every reader needs DV support), a hit
+	// file would only have its key (and ordering-key) columns read to find
+	// the changed rows' positions; those go into a RoaringBitmap DV file
+	// (lakelog/deletionvector.go, format in DELTA-NOTES §1.10) and the new
+	// rows into a new file, committed as remove(old add)+add(same path,
+	// deletionVector). readRows must then skip DV'd positions, changes with
+	// unavailable (TOAST) columns fall back to copy-on-write of their file,
+	// and files whose DV exceeds a share of their rows get rewritten.
+	switch {
+	case widened:
+		hit = files // a wider type: every file is rewritten with it
+	case applyTrunc:
+		hit, bounds = truncatedFiles(files, keyCols, changedKeys, truncAt)
+	default:
+		hit, _, bounds = affectedFiles(files, keyCols, changedKeys)
+	}
+	// A state per changed key; rows of the rewritten files whose key no
+	// change touches go straight to the output.
+	states := make(map[string]*keyState, len(changes))
+	for i := range changes {
+		for _, k := range [][]any{changes[i].key, changes[i].oldKey} {
+			if k != nil {
+				if ks := keyString(k); states[ks] == nil {
+					states[ks] = &keyState{key: k}
+				}
+			}
+		}
 	}
 	delIdx, hasDel := index[ColDeleted]
 	live := func(row []any) bool {
@@ -304,10 +350,61 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 		}
 		return true
 	}
+	ordIdx, opIdx, tsIdx, atIdx := index[ColOrderingKey], index[ColOp], index[ColSourceTs], index[ColMergedAt]
+	stamp := func(row []any, ch *change, op schemas.Op) {
+		row[ordIdx] = ch.ord
+		row[opIdx] = op.String()
+		if ch.sourceTs.IsZero() {
+			row[tsIdx] = nil
+		} else {
+			row[tsIdx] = ch.sourceTs
+		}
+		row[atIdx] = j.now
+		if hasDel {
+			row[delIdx] = op == schemas.OpDelete || op == schemas.OpTruncate
+		}
+	}
+	// truncate applies the batch's TRUNCATE to a row read from the table:
+	// a live row older than it is removed (hard) or marked deleted with op
+	// "t" (soft). It returns the row to keep (nil: none) and whether the
+	// row changed.
+	truncChange := &change{ord: truncAt, op: schemas.OpTruncate, sourceTs: truncTs}
+	truncate := func(row []any) ([]any, bool) {
+		if !applyTrunc || !live(row) {
+			return row, false
+		}
+		if o, _ := row[ordIdx].(string); o >= truncAt {
+			return row, false
+		}
+		if !soft {
+			return nil, true
+		}
+		row = slices.Clone(row)
+		stamp(row, truncChange, schemas.OpTruncate)
+		return row, true
+	}
+	truncated := false
+	var out [][]any
+	var kbuf []byte
 	err = readRows(ctx, j.table.Store(), hit, schema, func(row []any) {
-		k := keyOf(row)
-		states[keyString(k)] = &keyState{key: k, row: row, initLive: live(row)}
 		rep.RowsRewritten++
+		kbuf = kbuf[:0]
+		for _, ki := range keyIdx {
+			kbuf = appendKey(kbuf, row[ki])
+		}
+		initLive := live(row)
+		row, gone := truncate(row)
+		truncated = truncated || gone
+		if st := states[string(kbuf)]; st != nil {
+			st.row, st.initLive, st.touched = row, initLive, gone
+			return
+		}
+		if gone {
+			rep.RowsDeleted++
+		}
+		if row != nil {
+			out = append(out, row)
+		}
 	})
 	if err != nil {
 		return err
@@ -342,21 +439,6 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 		}
 		return st
 	}
-	ordIdx, opIdx, tsIdx, atIdx := index[ColOrderingKey], index[ColOp], index[ColSourceTs], index[ColMergedAt]
-	progress := j.previousProgress(snap)
-	stamp := func(row []any, ch *change, op schemas.Op) {
-		row[ordIdx] = ch.ord
-		row[opIdx] = op.String()
-		if ch.sourceTs.IsZero() {
-			row[tsIdx] = nil
-		} else {
-			row[tsIdx] = ch.sourceTs
-		}
-		row[atIdx] = j.now
-		if hasDel {
-			row[delIdx] = op == schemas.OpDelete
-		}
-	}
 	current := func(st *keyState) string {
 		o := ""
 		if st.row != nil {
@@ -365,7 +447,8 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 		if st.tomb != nil && st.tomb.ord > o {
 			o = st.tomb.ord
 		}
-		return o
+		// a change older than the latest truncate was emptied by it
+		return max(o, progress.TruncatedAt)
 	}
 	// removedAt holds, per ordering key, the row a delete just removed: a
 	// create at the same ordering key is the other half of a key change.
@@ -442,7 +525,6 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 	}
 
 	// Output rows and tombstones.
-	var out [][]any
 	expireBefore := j.now.Add(-j.cfg.TombstoneRetention)
 	for ks, st := range states {
 		if st.row != nil {
@@ -471,13 +553,14 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 		}
 	}
 	for ks, tb := range tombs {
-		if tb.deletedAt.Before(expireBefore) {
+		// a truncate's watermark guards every key older than it
+		if tb.deletedAt.Before(expireBefore) || tb.ord < progress.TruncatedAt {
 			delete(tombs, ks)
 			tombsChanged = true
 		}
 	}
 	opts := datafile.Options{Now: j.cfg.Now}
-	dirty := widened
+	dirty := widened || truncated
 	for _, st := range states {
 		dirty = dirty || st.touched
 	}
@@ -486,7 +569,7 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 		hit, out = nil, nil
 		rep.RowsRewritten = 0
 	}
-	sortRows(out, keyOf)
+	sortRows(out, keyIdx)
 	adds, err := writeSorted(ctx, j.table.Store(), schema, out, func(r []any) any { return r[keyIdx[0]] }, bounds,
 		fileLimits{rows: j.cfg.TargetFileRows, bytes: j.cfg.TargetFileBytes, numIndexedCols: numIndexed}, opts)
 	if err != nil {
@@ -621,6 +704,14 @@ func mustJSON(v any) string {
 	return string(b)
 }
 
-func sortRows(rows [][]any, keyOf func([]any) []any) {
-	slices.SortFunc(rows, func(a, b []any) int { return compareKeys(keyOf(a), keyOf(b)) })
+// sortRows sorts rows by the key columns at keyIdx.
+func sortRows(rows [][]any, keyIdx []int) {
+	slices.SortFunc(rows, func(a, b []any) int {
+		for _, ki := range keyIdx {
+			if c := compareValues(a[ki], b[ki]); c != 0 {
+				return c
+			}
+		}
+		return 0
+	})
 }

@@ -86,7 +86,11 @@ func saveTombstones(ctx context.Context, t *lakelog.Table, snap *lakelog.Snapsho
 		rows = append(rows, row)
 	}
 	nkey := len(schema.Fields) - 2
-	sortRows(rows, func(r []any) []any { return r[:nkey] })
+	keyIdx := make([]int, nkey)
+	for i := range keyIdx {
+		keyIdx[i] = i
+	}
+	sortRows(rows, keyIdx)
 	adds, err := writeSorted(ctx, t.Store(), schema, rows, func(r []any) any { return r[0] }, nil, fileLimits{rows: 1 << 20, bytes: 128 << 20, numIndexedCols: -1}, opts)
 	if err != nil {
 		return fmt.Errorf("tombstones: %w", err)
