@@ -45,7 +45,7 @@ type Source struct {
 	// either producer in commit order even when transactions interleave in
 	// the WAL, where LSN alone does not. Only sluice's meaning is exact
 	// against sluice's snapshots; one table is always fed by one producer.
-	// 0 means null.
+	// 0 means null; OrderingKey then uses LSN in its place.
 	CommitLSN uint64
 	TxID      int64 // transaction id (source "txId"); 0 means absent
 
@@ -92,7 +92,18 @@ func (s Source) IsSnapshot() bool { return s.Snapshot != "" && s.Snapshot != "fa
 func (s Source) OrderingKey() (string, error) {
 	switch s.Connector {
 	case ConnectorPostgres:
-		return PostgresOrderingKey(s.CommitLSN, s.LSN), nil
+		commit := s.CommitLSN
+		if commit == 0 {
+			// No sequence, or sequence[0] null (Debezium before its first
+			// commit, and the examples in Debezium's documentation): the
+			// change's own LSN stands in. It keeps such events in WAL
+			// order among themselves and before every later transaction,
+			// whose sequence[0] is at least the end of this one's commit.
+			// With 0 they sorted before everything, and the merge dropped
+			// them as stale (found by TestE2EDebeziumSamples).
+			commit = s.LSN
+		}
+		return PostgresOrderingKey(commit, s.LSN), nil
 	case ConnectorMySQL, ConnectorMariaDB:
 		seq, err := BinlogSequence(s.File)
 		if err != nil {

@@ -58,7 +58,7 @@ func TestCrashCaptureKill9(t *testing.T) {
 		}
 	}()
 
-	const wantKills, maxAttempts = 30, 60
+	wantKills, maxAttempts := soakCount(30, 200), soakCount(60, 400)
 	kills, selfExits := 0, 0
 	began := time.Now()
 	for attempt := 0; kills < wantKills && attempt < maxAttempts; attempt++ {

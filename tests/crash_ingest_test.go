@@ -63,7 +63,7 @@ func TestCrashIngestKill9(t *testing.T) {
 
 	// Trials go on until 50 kills landed inside a run (a run that ends
 	// before its kill is a trial too, but does not count).
-	const wantKills, maxTrials = 50, 150
+	wantKills, maxTrials := soakCount(50, 300), soakCount(150, 900)
 	var trials, kills, finished, withOrphans, withCommits int
 	prevVersion := int64(-1)
 	start := time.Now()

@@ -104,7 +104,7 @@ func TestCrashMergeKill9(t *testing.T) {
 		}
 	}
 
-	const wantKills, maxTrials = 30, 90
+	wantKills, maxTrials := soakCount(30, 200), soakCount(90, 600)
 	var trials, kills, finished, noneCommitted, someCommitted, allCommitted int
 	began := time.Now()
 	for trial := 0; kills < wantKills && trial < maxTrials; trial++ {
