@@ -12,24 +12,47 @@ import (
 	"github.com/sluicehq/sluice/lakelog/datafile"
 )
 
-// rowBuffer holds a microbatch's rows per topic until they are written as
-// data files. Rows are written sorted by (topic, partition, offset);
-// ingest_ts is the same for the whole microbatch, so this is the table's
-// clustering order (topic, ingest_ts) refined by position.
+// fileBuffer turns one microbatch's rows into raw data files of about the
+// target size while holding at most its limit in memory, whatever the
+// backlog.
 //
-// A topic's rows become a file when their estimated encoded size reaches
-// the target, or, when the buffer as a whole holds MaxBufferBytes, the
-// largest topics are written out early: memory stays bounded whatever the
-// backlog. What is left at the end of a microbatch is packed into files of
-// several topics (still sorted by topic, so their topic min/max stats stay
-// narrow).
-type rowBuffer struct {
-	target, limit int64
-	topics        map[string]*topicRows
-	bytes         int64 // buffered, as rawRecord.size counts
-	// Learned ratio of encoded file bytes to buffered bytes, to turn the
-	// buffered size into a file size estimate before encoding.
+// A topic's rows first wait as copies (pending). Once a topic has more than
+// spillBytes pending, it gets its own streaming Parquet writer and every row
+// of it is encoded as it arrives: what stays in memory is the encoded,
+// compressed file so far, which is uploaded when it reaches the target.
+// Small topics (a trickle of changes over many tables) stay pending and are
+// packed together at the end of the microbatch into files of consecutive
+// topics, so a thousand quiet tables do not make a thousand tiny files.
+//
+// Memory held = pending row copies + per open writer fileCost (its encoded
+// bytes, their buffer's growth slack, and the writer's fixed overhead). When it reaches limit, the
+// largest open files are finished early and pending rows are packed, until
+// it is under half the limit: files are then smaller than the target, which
+// compaction fixes later, and memory stays bounded.
+//
+// Sort order: ingest_ts is the same for the whole microbatch and a file
+// never spans microbatches (every file is finished before the commit), so
+// files are sorted by the table's clustering (topic, ingest_ts). A
+// multi-topic file is sorted by topic, then (partition, offset); a
+// streaming file keeps each partition's offsets ascending.
+type fileBuffer struct {
+	target, limit, spill int64
+	store                blob.Store
+	ingestTS             time.Time
+	batchID              string
+
+	pending      map[string]*topicRows
+	pendingBytes int64
+	open         map[string]*openFile
+	openBytes    int64     // sum of the open files' size fields
+	done         []written // finished files not yet taken
+	// Learned ratio of encoded file bytes to buffered row bytes, to pack
+	// pending rows into files of about the target size.
 	fileBytes, inBytes int64
+	// Learned ratio of finished file size to the writer's EstimatedSize
+	// just before (which counts page buffers before compression), so open
+	// files are cut at the target.
+	finalBytes, estBytes int64
 }
 
 type topicRows struct {
@@ -37,132 +60,289 @@ type topicRows struct {
 	bytes int64
 }
 
-func newRowBuffer(target, limit int64) *rowBuffer {
-	return &rowBuffer{target: target, limit: limit, topics: make(map[string]*topicRows)}
+// openFile is a topic's streaming data file.
+type openFile struct {
+	w  *datafile.Writer
+	in int64 // row bytes written, as rawRecord.size counts
+	// size is fileCost at the last measurement plus twice the buffered
+	// size of each row written since: the memory the file holds.
+	size int64
 }
 
-func (b *rowBuffer) add(topic string, r rawRecord) {
-	t := b.topics[topic]
+// sizeCheckRows is how often (in rows) an open file's size is measured:
+// the Parquet writer encodes rows in batches of 64, and measuring walks
+// every column buffer.
+const sizeCheckRows = 64
+
+// spillBytes is the pending size past which a topic gets its own streaming
+// writer: big enough that a quiet topic shares a file with others, small
+// enough that pending copies are a small part of the memory limit.
+func spillBytes(target, limit int64) int64 {
+	return max(min(4<<20, target/8, limit/16), 1)
+}
+
+func newFileBuffer(store blob.Store, target, limit int64) *fileBuffer {
+	return &fileBuffer{target: target, limit: limit, spill: spillBytes(target, limit), store: store,
+		pending: make(map[string]*topicRows), open: make(map[string]*openFile)}
+}
+
+// begin starts a microbatch: the rows written from now on carry ingestTS
+// and batchID. The buffer must be empty (after flushAll).
+func (b *fileBuffer) begin(ingestTS time.Time, batchID string) {
+	b.ingestTS, b.batchID = ingestTS, batchID
+}
+
+// written is one finished, uploaded, not yet committed data file.
+type written struct {
+	add  *lakelog.Add
+	rows int64
+}
+
+// held is the memory the buffer accounts for: pending row copies and the
+// open files as last measured.
+func (b *fileBuffer) held() int64 { return b.pendingBytes + b.openBytes }
+
+// add buffers one row. r's byte slices may point into a Kafka fetch buffer:
+// they are either encoded right away or copied, never retained. Files that
+// are due (full, or memory over the limit) are finished and uploaded here;
+// takeDone returns them.
+func (b *fileBuffer) add(ctx context.Context, topic string, r *rawRecord) error {
+	if f := b.open[topic]; f != nil {
+		if err := f.write(topic, r, b.ingestTS, b.batchID); err != nil {
+			return err
+		}
+		if f.w.Rows()%sizeCheckRows != 0 {
+			// Until measured, count the row's buffered size twice (see
+			// fileCost): more than it adds, so accounting never falls behind.
+			n := 2 * r.size()
+			f.size += n
+			b.openBytes += n
+			return b.shrink(ctx)
+		}
+		b.measure(f)
+		if b.projected(f.w.EstimatedSize()) >= b.target {
+			if err := b.finish(ctx, topic); err != nil {
+				return err
+			}
+		}
+		return b.shrink(ctx)
+	}
+	t := b.pending[topic]
 	if t == nil {
 		t = &topicRows{}
-		b.topics[topic] = t
+		b.pending[topic] = t
 	}
-	t.recs = append(t.recs, r)
-	n := r.size()
+	c := r.clone()
+	t.recs = append(t.recs, c)
+	n := c.size()
 	t.bytes += n
-	b.bytes += n
+	b.pendingBytes += n
+	if t.bytes < b.spill {
+		return b.shrink(ctx)
+	}
+	// The topic is busy: stream it from now on.
+	delete(b.pending, topic)
+	b.pendingBytes -= t.bytes
+	f, err := newOpenFile()
+	if err != nil {
+		return err
+	}
+	b.open[topic] = f
+	sortByPosition(t.recs)
+	for i := range t.recs {
+		if err := f.write(topic, &t.recs[i], b.ingestTS, b.batchID); err != nil {
+			return err
+		}
+	}
+	b.measure(f)
+	return b.shrink(ctx)
+}
+
+// openFileOverhead is what an open datafile.Writer holds beyond its
+// encoded bytes: its own zstd encoder (parquet-go pools encoders per codec,
+// and datafile makes a codec per writer), whose history is ~16 MiB, plus
+// page buffers.
+const openFileOverhead = 16 << 20
+
+// fileCost is the memory an open file of estimated size n holds: the
+// encoded bytes sit in a bytes.Buffer that doubles as it grows (up to 2x),
+// plus the writer's fixed overhead.
+func fileCost(n int64) int64 { return 2*n + openFileOverhead }
+
+func (b *fileBuffer) measure(f *openFile) {
+	n := fileCost(f.w.EstimatedSize())
+	b.openBytes += n - f.size
+	f.size = n
+}
+
+// takeDone returns the files finished since the last call.
+func (b *fileBuffer) takeDone() []written {
+	d := b.done
+	b.done = nil
+	return d
+}
+
+// shrink, when the memory held reaches the limit, packs the pending rows
+// (if they are a good part of it) and finishes the largest open files
+// until it is under half the limit.
+func (b *fileBuffer) shrink(ctx context.Context) error {
+	if b.held() < b.limit {
+		return nil
+	}
+	if b.pendingBytes >= b.limit/4 {
+		if err := b.packPending(ctx); err != nil {
+			return err
+		}
+	}
+	names := make([]string, 0, len(b.open))
+	for name, f := range b.open {
+		b.measure(f)
+		names = append(names, name)
+	}
+	slices.SortFunc(names, func(x, y string) int { return cmp.Compare(b.open[y].size, b.open[x].size) })
+	for _, name := range names {
+		if b.held() < b.limit/2 {
+			break
+		}
+		if err := b.finish(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// flushAll finishes every open file and packs every pending row, ending
+// the microbatch's files; it returns every file not taken yet, and the
+// buffer is empty afterwards.
+func (b *fileBuffer) flushAll(ctx context.Context) ([]written, error) {
+	names := make([]string, 0, len(b.open))
+	for name := range b.open {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if err := b.finish(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.packPending(ctx); err != nil {
+		return nil, err
+	}
+	return b.takeDone(), nil
+}
+
+// projected is the file size an open file of estimated size n ends up at.
+func (b *fileBuffer) projected(n int64) int64 {
+	if b.estBytes == 0 {
+		return n
+	}
+	return int64(float64(n) * float64(b.finalBytes) / float64(b.estBytes))
+}
+
+func (b *fileBuffer) finish(ctx context.Context, topic string) error {
+	f := b.open[topic]
+	delete(b.open, topic)
+	b.openBytes -= f.size
+	rows := f.w.Rows()
+	est := f.w.EstimatedSize()
+	add, err := f.w.Finish(ctx, b.store, "")
+	if err != nil {
+		return fmt.Errorf("write raw file of topic %s: %w", topic, err)
+	}
+	b.finalBytes += add.Size
+	b.estBytes += est
+	b.fileBytes += add.Size
+	b.inBytes += f.in
+	b.done = append(b.done, written{add: add, rows: rows})
+	return nil
 }
 
 // estimate is the expected encoded size of n buffered bytes.
-func (b *rowBuffer) estimate(n int64) int64 {
+func (b *fileBuffer) estimate(n int64) int64 {
 	if b.inBytes == 0 {
 		return n / 2 // before the first file: Debezium JSON compresses about 2-10x
 	}
 	return int64(float64(n) * float64(b.fileBytes) / float64(b.inBytes))
 }
 
-// due returns the topics to write now: those whose rows reach the target
-// file size, then the largest until the buffer is under half its limit.
-func (b *rowBuffer) due() []string {
-	var out []string
-	left := b.bytes
-	for name, t := range b.topics {
-		if b.estimate(t.bytes) >= b.target {
-			out = append(out, name)
-			left -= t.bytes
-		}
-	}
-	if left >= b.limit {
-		rest := make([]string, 0, len(b.topics))
-		for name := range b.topics {
-			if !slices.Contains(out, name) {
-				rest = append(rest, name)
-			}
-		}
-		slices.SortFunc(rest, func(x, y string) int { return cmp.Compare(b.topics[y].bytes, b.topics[x].bytes) })
-		for _, name := range rest {
-			if left < b.limit/2 {
-				break
-			}
-			out = append(out, name)
-			left -= b.topics[name].bytes
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// take removes the named topics' rows from the buffer, sorted for writing.
-func (b *rowBuffer) take(names []string) []topicChunk {
-	chunks := make([]topicChunk, 0, len(names))
-	for _, name := range names {
-		t := b.topics[name]
-		delete(b.topics, name)
-		b.bytes -= t.bytes
-		// Records of one partition arrive in offset order; a stable sort
-		// by partition restores (partition, offset) order.
-		slices.SortStableFunc(t.recs, func(x, y rawRecord) int { return cmp.Compare(x.partition, y.partition) })
-		chunks = append(chunks, topicChunk{topic: name, recs: t.recs, bytes: t.bytes})
-	}
-	return chunks
-}
-
-// packAll removes every buffered row, grouped into files of about the
-// target size, each a run of consecutive topics.
-func (b *rowBuffer) packAll() [][]topicChunk {
-	names := make([]string, 0, len(b.topics))
-	for name := range b.topics {
+// packPending writes the pending rows as files of about the target size,
+// each a run of consecutive topics, and empties the pending set.
+func (b *fileBuffer) packPending(ctx context.Context) error {
+	names := make([]string, 0, len(b.pending))
+	for name := range b.pending {
 		names = append(names, name)
 	}
 	slices.Sort(names)
-	var files [][]topicChunk
-	var cur []topicChunk
-	var curBytes int64
-	for _, c := range b.take(names) {
-		if len(cur) > 0 && b.estimate(curBytes+c.bytes) > b.target {
-			files = append(files, cur)
-			cur, curBytes = nil, 0
-		}
-		cur = append(cur, c)
-		curBytes += c.bytes
-	}
-	if len(cur) > 0 {
-		files = append(files, cur)
-	}
-	return files
-}
-
-type topicChunk struct {
-	topic string
-	recs  []rawRecord
-	bytes int64
-}
-
-// writeRawFile encodes chunks (sorted by topic) as one data file and
-// uploads it. The returned Add is not committed yet.
-func (b *rowBuffer) writeRawFile(ctx context.Context, store blob.Store, chunks []topicChunk, ingestTS time.Time, batchID string) (*lakelog.Add, int64, error) {
-	w, err := datafile.NewWriter(rawSchema, datafile.Options{})
-	if err != nil {
-		return nil, 0, fmt.Errorf("raw file writer: %w", err)
-	}
-	var rows, in int64
-	for _, c := range chunks {
-		for i := range c.recs {
-			r := &c.recs[i]
-			if err := w.Write(r.row(c.topic, ingestTS, batchID)); err != nil {
-				return nil, 0, fmt.Errorf("raw row %s[%d]@%d: %w", c.topic, r.partition, r.offset, err)
+	var f *openFile
+	var curIn int64
+	for _, name := range names {
+		t := b.pending[name]
+		delete(b.pending, name)
+		b.pendingBytes -= t.bytes
+		if f != nil && b.estimate(curIn+t.bytes) > b.target {
+			if err := b.finishPacked(ctx, f); err != nil {
+				return err
 			}
-			rows++
+			f, curIn = nil, 0
 		}
-		in += c.bytes
+		if f == nil {
+			var err error
+			if f, err = newOpenFile(); err != nil {
+				return err
+			}
+		}
+		sortByPosition(t.recs)
+		for i := range t.recs {
+			if err := f.write(name, &t.recs[i], b.ingestTS, b.batchID); err != nil {
+				return err
+			}
+		}
+		curIn += t.bytes
 	}
-	add, err := w.Finish(ctx, store, "")
+	if f != nil {
+		return b.finishPacked(ctx, f)
+	}
+	return nil
+}
+
+func (b *fileBuffer) finishPacked(ctx context.Context, f *openFile) error {
+	rows := f.w.Rows()
+	add, err := f.w.Finish(ctx, b.store, "")
 	if err != nil {
-		return nil, 0, fmt.Errorf("write raw file: %w", err)
+		return fmt.Errorf("write raw file: %w", err)
 	}
 	b.fileBytes += add.Size
-	b.inBytes += in
-	return add, rows, nil
+	b.inBytes += f.in
+	b.done = append(b.done, written{add: add, rows: rows})
+	return nil
+}
+
+// rawRowGroupBytes caps a raw file's row groups (compressed), so that a
+// row group flush copies little and readers get row groups of a useful
+// size (about 30k rows of 1 KB events).
+const rawRowGroupBytes = 8 << 20
+
+func newOpenFile() (*openFile, error) {
+	w, err := datafile.NewWriter(rawSchema, datafile.Options{RowGroupBytes: rawRowGroupBytes})
+	if err != nil {
+		return nil, fmt.Errorf("raw file writer: %w", err)
+	}
+	return &openFile{w: w}, nil
+}
+
+func (f *openFile) write(topic string, r *rawRecord, ingestTS time.Time, batchID string) error {
+	if err := f.w.Write(r.row(topic, ingestTS, batchID)); err != nil {
+		return fmt.Errorf("raw row %s[%d]@%d: %w", topic, r.partition, r.offset, err)
+	}
+	f.in += r.size()
+	return nil
+}
+
+// sortByPosition restores (partition, offset) order: records of one
+// partition arrive in offset order, so a stable sort by partition is
+// enough.
+func sortByPosition(recs []rawRecord) {
+	slices.SortStableFunc(recs, func(x, y rawRecord) int { return cmp.Compare(x.partition, y.partition) })
 }
 
 // writeDeadLetterFile encodes dead letters as one file of the dead-letter

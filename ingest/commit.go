@@ -20,11 +20,11 @@ import (
 // between is detected as a conflict.
 func (rn *runner) commit(ctx context.Context, snap *lakelog.Snapshot, mb *microbatch, parts map[topicPartition]*partState) (*lakelog.Snapshot, error) {
 	t0 := time.Now()
-	for _, chunks := range rn.buf.packAll() {
-		if err := rn.writeRaw(ctx, mb, chunks); err != nil {
-			return nil, err
-		}
+	ws, err := rn.buf.flushAll(ctx)
+	if err != nil {
+		return nil, err
 	}
+	mb.addFiles(ws)
 	if err := rn.writeDeadLetters(ctx, mb); err != nil {
 		return nil, err
 	}

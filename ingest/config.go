@@ -18,6 +18,7 @@ import (
 const (
 	DefaultTargetFileBytes    = 128 << 20
 	DefaultMaxBufferBytes     = 256 << 20
+	DefaultFetchMaxBytes      = 32 << 20
 	DefaultMaxBatchAge        = 10 * time.Minute
 	DefaultMaxDeadLetterRatio = 0.01
 	DefaultReadTimeout        = 2 * time.Minute
@@ -104,9 +105,18 @@ type Config struct {
 
 	// TargetFileBytes is the data file size aimed at (DefaultTargetFileBytes).
 	TargetFileBytes int64
-	// MaxBufferBytes bounds the record bytes held in memory before they are
-	// written out as files (DefaultMaxBufferBytes).
+	// MaxBufferBytes bounds the data files being built in memory: the
+	// encoded bytes of the open files plus copies of rows not yet encoded
+	// (DefaultMaxBufferBytes). Past it the largest files are finished
+	// before reaching TargetFileBytes. The process holds about
+	// MaxBufferBytes + FetchMaxBytes × brokers of live data (docs/operations.md,
+	// "Ingest memory"); keep MaxBufferBytes above TargetFileBytes, or files
+	// are cut at the buffer limit.
 	MaxBufferBytes int64
+	// FetchMaxBytes caps one Kafka fetch response (DefaultFetchMaxBytes;
+	// a partition's share is at most 4 MiB). franz-go buffers at most one
+	// response per broker.
+	FetchMaxBytes int64
 	// MaxBatchAge ends a microbatch (files written, one commit) after this
 	// long even if the run's end offsets are not reached yet
 	// (DefaultMaxBatchAge). A run can therefore make several commits.
@@ -161,8 +171,11 @@ func (c Config) resolve() (*resolved, error) {
 	if c.Workers < 0 || (c.Workers > 0 && (c.Worker < 0 || c.Worker >= c.Workers)) || (c.Workers == 0 && c.Worker != 0) {
 		errs = append(errs, fmt.Errorf("worker %d of %d: want 0 <= worker < workers", c.Worker, c.Workers))
 	}
-	if c.TargetFileBytes < 0 || c.MaxBufferBytes < 0 || c.MaxBatchAge < 0 || c.MaxRecordsPerRun < 0 || c.ReadTimeout < 0 {
+	if c.TargetFileBytes < 0 || c.MaxBufferBytes < 0 || c.MaxBatchAge < 0 || c.MaxRecordsPerRun < 0 || c.ReadTimeout < 0 || c.FetchMaxBytes < 0 {
 		errs = append(errs, errors.New("sizes, ages and timeouts must not be negative"))
+	}
+	if c.FetchMaxBytes > 1<<30 {
+		errs = append(errs, fmt.Errorf("fetch max bytes %d: want at most 1 GiB", c.FetchMaxBytes))
 	}
 	if c.MaxDeadLetterRatio > 1 {
 		errs = append(errs, fmt.Errorf("max dead-letter ratio %v: want at most 1", c.MaxDeadLetterRatio))
@@ -191,6 +204,9 @@ func (c Config) resolve() (*resolved, error) {
 	}
 	if r.MaxBufferBytes == 0 {
 		r.MaxBufferBytes = DefaultMaxBufferBytes
+	}
+	if r.FetchMaxBytes == 0 {
+		r.FetchMaxBytes = DefaultFetchMaxBytes
 	}
 	if r.MaxBatchAge == 0 {
 		r.MaxBatchAge = DefaultMaxBatchAge

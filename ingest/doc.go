@@ -24,8 +24,13 @@
 //   - Records that cannot be parsed go to the dead-letter table, committed
 //     (with its own per-partition txn versions, so a retry does not repeat
 //     them) before the raw commit that moves past them.
-//   - Memory is bounded by Config.MaxBufferBytes whatever the backlog:
-//     buffered rows are sorted by (topic, partition, offset) and written as
-//     data files as soon as a topic's buffer reaches the target file size.
+//   - Memory is bounded whatever the backlog: rows are encoded into
+//     streaming Parquet files as they arrive (quiet topics wait as copies and
+//     are packed together), a file is uploaded when it reaches
+//     Config.TargetFileBytes, and when the files being built hold
+//     Config.MaxBufferBytes the largest are finished early (fileBuffer). A
+//     microbatch commits once, after all its files, and may cover many.
+//   - Files are sorted by (topic, ingest_ts): ingest_ts is fixed per
+//     microbatch and no file spans two; every file has stats on both.
 //   - Every row keeps the record's key, value and headers byte for byte.
 package ingest

@@ -71,6 +71,10 @@ func (p *ReadPlan) Pending() int64 {
 // key, not offset, so the re-read offsets of the new topic cannot be mistaken
 // for the old ones. Offsets alone cannot detect a recreated topic that
 // already holds more records than were ingested from the old one.
+//
+// TODO(issue 4): record each topic's Kafka topic ID (kadm TopicDetail.ID)
+// in a per-topic domain of the raw table when a partition is first
+// committed, and compare it at plan time, to catch that case too.
 type OffsetResetError struct {
 	Topic     string
 	Partition int32

@@ -55,6 +55,19 @@ func (r *rawRecord) size() int64 {
 	return int64(len(r.key) + len(r.value) + len(r.headers) + len(r.env.orderingKey) + 160)
 }
 
+// clone copies the record's byte slices, which may point into a Kafka fetch
+// buffer that must not stay pinned while the record waits.
+func (r *rawRecord) clone() rawRecord {
+	c := *r
+	if r.key != nil {
+		c.key = append(make([]byte, 0, len(r.key)), r.key...)
+	}
+	if r.value != nil {
+		c.value = append(make([]byte, 0, len(r.value)), r.value...)
+	}
+	return c
+}
+
 // parseEnvelope extracts the routing and ordering fields of a record value
 // with schemas.ParseHeader (which does not decode before/after). An error
 // makes the record a dead letter.

@@ -59,7 +59,7 @@ func Run(ctx context.Context, cfg Config, table, deadLetters *lakelog.Table, log
 		return rep, err
 	}
 	rn := &runner{cfg: r, log: logger, table: table, dlTable: deadLetters, adm: adm, rep: rep,
-		buf: newRowBuffer(r.TargetFileBytes, r.MaxBufferBytes)}
+		buf: newFileBuffer(table.Store(), r.TargetFileBytes, r.MaxBufferBytes)}
 	var last *ReadPlan
 	for attempt := 0; ; attempt++ {
 		t0 := time.Now()
@@ -79,7 +79,9 @@ func Run(ctx context.Context, cfg Config, table, deadLetters *lakelog.Table, log
 		}
 		rep.Replans++
 		logger.Info("lost a commit race, re-planning", "err", err)
-		rn.buf = newRowBuffer(r.TargetFileBytes, r.MaxBufferBytes)
+		// The unfinished files of the lost microbatch are dropped; the
+		// finished ones are orphans VACUUM removes.
+		rn.buf = newFileBuffer(table.Store(), r.TargetFileBytes, r.MaxBufferBytes)
 		if snap, err = table.Snapshot(ctx); err != nil {
 			return rep, fmt.Errorf("raw table snapshot: %w", err)
 		}
@@ -150,10 +152,11 @@ type runner struct {
 	dlTable *lakelog.Table
 	adm     *kadm.Client
 	rep     *Report
-	buf     *rowBuffer
+	buf     *fileBuffer
 
-	seq           int   // microbatches started
-	records, dead int64 // run totals (dead includes letters already stored by an earlier try)
+	fetched       []acceptedRow // reused per fetch
+	seq           int           // microbatches started
+	records, dead int64         // run totals (dead includes letters already stored by an earlier try)
 	dlSnap        *lakelog.Snapshot
 }
 
@@ -176,7 +179,7 @@ type microbatch struct {
 func (rn *runner) newMicrobatch() *microbatch {
 	rn.seq++
 	now := rn.cfg.Now()
-	return &microbatch{
+	mb := &microbatch{
 		id:       fmt.Sprintf("%s-%d", rn.rep.BatchID, rn.seq),
 		ingestTS: now.UTC().Truncate(time.Microsecond),
 		deadline: time.Now().Add(rn.cfg.MaxBatchAge),
@@ -184,6 +187,8 @@ func (rn *runner) newMicrobatch() *microbatch {
 		bytes:    map[string]int64{},
 		dlCount:  map[string]int64{},
 	}
+	rn.buf.begin(mb.ingestTS, mb.id)
+	return mb
 }
 
 func (rn *runner) notePlan(p *ReadPlan, first bool) {
@@ -229,6 +234,10 @@ func (rn *runner) read(ctx context.Context, snap *lakelog.Snapshot, p *ReadPlan)
 		kgo.KeepControlRecords(),
 		// Never jump silently: a planned offset that vanished is an error.
 		kgo.ConsumeResetOffset(kgo.NoResetOffset()),
+		// Part of the memory bound (see Config.FetchMaxBytes): franz-go
+		// buffers at most one fetch response per broker until polled.
+		kgo.FetchMaxBytes(int32(rn.cfg.FetchMaxBytes)),
+		kgo.FetchMaxPartitionBytes(int32(min(rn.cfg.FetchMaxBytes, 4<<20))),
 	)...)
 	if err != nil {
 		return fmt.Errorf("kafka consumer: %w", err)
@@ -260,6 +269,7 @@ func (rn *runner) read(ctx context.Context, snap *lakelog.Snapshot, p *ReadPlan)
 		}
 		t0 = time.Now()
 		var finished map[string][]int32
+		accepted := rn.fetched[:0]
 		fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 			ps := parts[topicPartition{fp.Topic, fp.Partition}]
 			if ps == nil || ps.done() {
@@ -280,7 +290,9 @@ func (rn *runner) read(ctx context.Context, snap *lakelog.Snapshot, p *ReadPlan)
 				if rec.Attrs.IsControl() {
 					continue
 				}
-				rn.accept(mb, ps, rec)
+				if rr, ok := rn.accept(mb, ps, rec); ok {
+					accepted = append(accepted, acceptedRow{topic: fp.Topic, rec: rr})
+				}
 			}
 			if ps.done() {
 				remaining--
@@ -291,14 +303,18 @@ func (rn *runner) read(ctx context.Context, snap *lakelog.Snapshot, p *ReadPlan)
 			}
 		})
 		rn.rep.Stages.Parse += Duration(time.Since(t0))
+		// The rows are encoded (or copied) now, while the fetch buffers
+		// they point into are alive; nothing keeps those buffers after.
+		if err := rn.buffer(ctx, mb, accepted); err != nil {
+			return err
+		}
+		clear(accepted)
+		rn.fetched = accepted[:0]
 		if finished != nil {
 			cl.PauseFetchPartitions(finished)
 		}
 		if remaining > 0 && time.Since(lastProgress) >= rn.cfg.ReadTimeout {
 			return fmt.Errorf("read: no record for %v with offsets still to read (first: %s)", rn.cfg.ReadTimeout, firstPending(parts))
-		}
-		if err := rn.writeDue(ctx, mb); err != nil {
-			return err
 		}
 		if remaining > 0 && time.Now().After(mb.deadline) {
 			if snap, err = rn.commit(ctx, snap, mb, parts); err != nil {
@@ -327,56 +343,61 @@ func firstPending(parts map[topicPartition]*partState) string {
 	return "none"
 }
 
-// accept turns one data record into a buffered row, a dead letter, or
-// nothing (a heartbeat or transaction record, unless configured).
-func (rn *runner) accept(mb *microbatch, ps *partState, rec *kgo.Record) {
+// acceptedRow is a parsed record of the current fetch, waiting to be
+// buffered.
+type acceptedRow struct {
+	topic string
+	rec   rawRecord
+}
+
+// accept parses one data record. It returns the row to buffer, or false
+// for a dead letter (kept, copied, in the microbatch) or a record that is
+// skipped (a heartbeat or transaction record, unless configured).
+func (rn *runner) accept(mb *microbatch, ps *partState, rec *kgo.Record) (rawRecord, bool) {
 	rr, kind, err := newRawRecord(rec)
 	rn.records++
 	if err != nil {
 		rn.dead++
 		mb.dlCount[ps.tp.topic]++
 		if rec.Offset <= ps.deadCommitted {
-			return // stored by an earlier try of this microbatch
+			return rawRecord{}, false // stored by an earlier try of this microbatch
 		}
 		ps.deadInBatch = true
-		dl := deadLetter{topic: ps.tp.topic, rec: rr, err: err.Error()}
+		dl := deadLetter{topic: ps.tp.topic, rec: rr.clone(), err: err.Error()}
 		mb.dead = append(mb.dead, dl)
 		mb.deadSize += rr.size()
-		return
+		return rawRecord{}, false
 	}
 	if (kind == schemas.KindHeartbeat || kind == schemas.KindTransaction) && !rn.cfg.IncludeHeartbeats {
-		return
+		return rawRecord{}, false
 	}
-	rn.buf.add(ps.tp.topic, rr)
 	mb.rows[ps.tp.topic]++
 	mb.bytes[ps.tp.topic] += int64(len(rr.key) + len(rr.value))
+	return rr, true
 }
 
-// writeDue writes the files the buffers are due to write.
-func (rn *runner) writeDue(ctx context.Context, mb *microbatch) error {
+// buffer hands one fetch's rows to the file buffer, which writes the files
+// that are due: full ones, and more when memory reaches the limit.
+func (rn *runner) buffer(ctx context.Context, mb *microbatch, rows []acceptedRow) error {
 	t0 := time.Now()
 	defer func() { rn.rep.Stages.Write += Duration(time.Since(t0)) }()
-	if due := rn.buf.due(); len(due) > 0 {
-		for _, c := range rn.buf.take(due) {
-			if err := rn.writeRaw(ctx, mb, []topicChunk{c}); err != nil {
-				return err
-			}
+	for i := range rows {
+		if err := rn.buf.add(ctx, rows[i].topic, &rows[i].rec); err != nil {
+			return err
 		}
 	}
+	mb.addFiles(rn.buf.takeDone())
 	if mb.deadSize >= min(rn.cfg.TargetFileBytes, rn.cfg.MaxBufferBytes/4) {
 		return rn.writeDeadLetters(ctx, mb)
 	}
 	return nil
 }
 
-func (rn *runner) writeRaw(ctx context.Context, mb *microbatch, chunks []topicChunk) error {
-	add, rows, err := rn.buf.writeRawFile(ctx, rn.table.Store(), chunks, mb.ingestTS, mb.id)
-	if err != nil {
-		return err
+func (mb *microbatch) addFiles(ws []written) {
+	for _, w := range ws {
+		mb.files = append(mb.files, w.add)
+		mb.reports = append(mb.reports, FileReport{Path: w.add.Path, Rows: w.rows, Bytes: w.add.Size})
 	}
-	mb.files = append(mb.files, add)
-	mb.reports = append(mb.reports, FileReport{Path: add.Path, Rows: rows, Bytes: add.Size})
-	return nil
 }
 
 func (rn *runner) writeDeadLetters(ctx context.Context, mb *microbatch) error {

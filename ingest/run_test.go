@@ -506,3 +506,42 @@ func TestKafkaAuthNeverShowsPassword(t *testing.T) {
 		}
 	}
 }
+
+// TestThousandTopicsTenEventsEach ingests 1,000 topics of 10 events in one
+// run: every (topic, partition, offset) lands exactly once, and the quiet
+// topics share files instead of making one file each.
+func TestThousandTopicsTenEventsEach(t *testing.T) {
+	if testing.Short() {
+		t.Skip("1,000 topics: not in -short")
+	}
+	ctx := context.Background()
+	brokers := newCluster(t, 1)
+	const topics, each = 1000, 10
+	var recs []*kgo.Record
+	var want []string
+	for tp := range topics {
+		name := fmt.Sprintf("srv.public.t%04d", tp)
+		for i := range each {
+			recs = append(recs, rec(name, 0, fmt.Sprint(i), pgEvent(name, i, uint64(i), uint64(i))))
+		}
+		want = append(want, expectPositions(name, 0, 0, each)...)
+	}
+	produce(t, brokers, recs...)
+	raw, dead := newTables()
+	rep, err := Run(ctx, testConfig(brokers, `srv\..*`), raw, dead, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Records != topics*each || len(rep.Topics) != topics {
+		t.Errorf("report: %d records in %d topics, want %d in %d", rep.Records, len(rep.Topics), topics*each, topics)
+	}
+	// 10,000 small rows (~4 MB) with a 1 MB target: a few packed files.
+	if len(rep.Files) > 20 {
+		t.Errorf("%d files for 1,000 quiet topics, want them packed into a few", len(rep.Files))
+	}
+	got := positions(t, readTable(t, raw, rawSchema))
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("got %d positions, want %d (each once)", len(got), len(want))
+	}
+}
