@@ -7,7 +7,20 @@ import (
 	"time"
 )
 
-// viewPool shares one consistent view among the workers and replaces it
+// ExclusiveViewer is implemented by a Source whose views read one chunk at
+// a time (a MySQL/MariaDB consistent snapshot lives in one connection):
+// the pool then gives each worker a view of its own instead of sharing
+// one, opening at most one view per concurrent chunk. Each chunk's rows
+// still carry the position of the one view they were read in, which is
+// all exactness needs.
+type ExclusiveViewer interface {
+	Source
+	// ExclusiveViews is a marker; it is never called.
+	ExclusiveViews()
+}
+
+// viewPool shares one consistent view among the workers (or, for an
+// ExclusiveViewer, lends each worker one idle view) and replaces it
 // once it is older than maxAge, so that no single read point (and the
 // xmin horizon or binlog position it pins) lives for the whole table.
 // A retired view closes when its last chunk releases it. Chunks never
@@ -19,9 +32,10 @@ type viewPool struct {
 	now    func() time.Time
 	log    *slog.Logger
 
-	mu  sync.Mutex
-	cur *sharedView
-	all []*sharedView
+	mu   sync.Mutex
+	cur  *sharedView
+	all  []*sharedView
+	idle []*sharedView // ExclusiveViewer: open views no chunk is reading
 }
 
 type sharedView struct {
@@ -36,6 +50,9 @@ type sharedView struct {
 // or the current one is too old. Opening happens under the lock: the
 // other workers wait for the one new view instead of opening their own.
 func (p *viewPool) acquire(ctx context.Context) (*sharedView, error) {
+	if _, ok := p.src.(ExclusiveViewer); ok {
+		return p.acquireExclusive(ctx)
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.cur != nil && p.now().Sub(p.cur.opened) >= p.maxAge {
@@ -55,9 +72,48 @@ func (p *viewPool) acquire(ctx context.Context) (*sharedView, error) {
 	return p.cur, nil
 }
 
+// acquireExclusive lends an idle view younger than maxAge, or opens a new
+// one (outside the lock: the other workers need not wait for it).
+func (p *viewPool) acquireExclusive(ctx context.Context) (*sharedView, error) {
+	p.mu.Lock()
+	for len(p.idle) > 0 {
+		sv := p.idle[len(p.idle)-1]
+		p.idle = p.idle[:len(p.idle)-1]
+		if p.now().Sub(sv.opened) >= p.maxAge {
+			sv.retired = true
+			p.close(sv)
+			continue
+		}
+		sv.refs++
+		p.mu.Unlock()
+		return sv, nil
+	}
+	p.mu.Unlock()
+	v, err := p.src.OpenView(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sv := &sharedView{v: v, opened: p.now(), refs: 1}
+	p.mu.Lock()
+	p.all = append(p.all, sv)
+	p.mu.Unlock()
+	p.log.Info("snapshot view opened", "position", v.Position())
+	return sv, nil
+}
+
 func (p *viewPool) release(sv *sharedView) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if _, ok := p.src.(ExclusiveViewer); ok {
+		sv.refs--
+		if p.now().Sub(sv.opened) >= p.maxAge || sv.closed {
+			sv.retired = true
+			p.close(sv)
+			return
+		}
+		p.idle = append(p.idle, sv)
+		return
+	}
 	sv.refs--
 	if sv.retired && sv.refs == 0 {
 		p.close(sv)
@@ -89,4 +145,5 @@ func (p *viewPool) closeAll() {
 		p.close(sv)
 	}
 	p.cur = nil
+	p.idle = nil
 }

@@ -113,5 +113,6 @@
 // Files: config.go (Config, table filter), position.go (Position strings),
 // source.go (New, positions on the server, Ack, Close), stream.go (event
 // loop, transactions, row images), schema.go (table shapes), types.go
-// (type mapping and value conversion).
+// (binlog types and go-mysql values → schemas/mysqltype, the mapping and
+// value conversion shared with snapshot/mysql).
 package mysql

@@ -158,7 +158,7 @@ func (s *schemaTracker) build(tm *replication.TableMapEvent) (*table, error) {
 	}
 	t.schemaCols = make([]schemas.Column, n)
 	for i := range t.columns {
-		t.schemaCols[i] = t.columns[i].Column
+		t.schemaCols[i] = t.columns[i].Column.Column
 	}
 	var keyNames []string
 	if len(tm.PrimaryKey) > 0 {
@@ -243,35 +243,3 @@ func (s *schemaTracker) catalogTable(db, name string) (*catalogTable, error) {
 }
 
 var jsonValidRE = regexp.MustCompile("^json_valid\\(`([^`]+)`\\)$")
-
-// parseEnumValues extracts the members of "enum('a','b”c')" or "set(…)".
-func parseEnumValues(columnType string) []string {
-	open := strings.IndexByte(columnType, '(')
-	if open < 0 {
-		return nil
-	}
-	s := columnType[open+1:]
-	var out []string
-	for len(s) > 0 && s[0] == '\'' {
-		var sb strings.Builder
-		i := 1
-		for i < len(s) {
-			if s[i] == '\'' {
-				if i+1 < len(s) && s[i+1] == '\'' {
-					sb.WriteByte('\'')
-					i += 2
-					continue
-				}
-				break
-			}
-			if s[i] == '\\' && i+1 < len(s) {
-				i++
-			}
-			sb.WriteByte(s[i])
-			i++
-		}
-		out = append(out, sb.String())
-		s = strings.TrimLeft(s[min(i+1, len(s)):], ",")
-	}
-	return out
-}
