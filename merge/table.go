@@ -488,7 +488,13 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 			}
 		}
 		st := state(ch.key)
-		if ch.ord <= current(st) {
+		// A snapshot read at exactly the row's ordering key is the
+		// source's state at that same position again (a backfill or
+		// validate --repair on a quiet MySQL server reads at the position
+		// the first snapshot did): applying it is idempotent, and it is
+		// how such a reload repairs a row corrupted in the lake. No change
+		// event shares a snapshot's key, so nothing else is re-applied.
+		if cur := current(st); ch.ord < cur || ch.ord == cur && ch.op != schemas.OpRead {
 			rep.ChangesSkipped++
 			continue
 		}

@@ -79,6 +79,7 @@ type plan struct {
 	SnapshotID    string   `json:"snapshotId"`
 	Table         string   `json:"table"`
 	Key           []string `json:"key"`
+	Where         string   `json:"where,omitempty"`
 	Boundaries    []Bound  `json:"boundaries"`
 	EstimatedRows int64    `json:"estimatedRows"`
 }
@@ -134,8 +135,11 @@ func readPlan(ctx context.Context, store blob.Store, key string, t *Table) (*pla
 		return nil, fmt.Errorf("plan %s: %w", key, err)
 	}
 	if !slices.Equal(p.Key, t.Key) {
-		return nil, fmt.Errorf("plan %s: planned for key (%s), table now has key (%s): use a new snapshot id",
-			key, strings.Join(p.Key, ","), strings.Join(t.Key, ","))
+		return nil, fmt.Errorf("plan %s: planned for key (%s), table now has key (%s): use a new snapshot id: %w",
+			key, strings.Join(p.Key, ","), strings.Join(t.Key, ","), ErrPlanMismatch)
+	}
+	if p.Where != t.Where {
+		return nil, fmt.Errorf("plan %s: planned with where %q, this run asks for %q: use a new snapshot id: %w", key, p.Where, t.Where, ErrPlanMismatch)
 	}
 	for i, b := range p.Boundaries {
 		if len(b) != len(t.Key) {
@@ -144,6 +148,11 @@ func readPlan(ctx context.Context, store blob.Store, key string, t *Table) (*pla
 	}
 	return &p, nil
 }
+
+// ErrPlanMismatch: a snapshot id is resumed for a table whose stored plan
+// was made for another key or another Where. An operator must pick a new
+// snapshot id; retrying cannot help.
+var ErrPlanMismatch = errors.New("stored snapshot plan does not match")
 
 // AppIDPrefix starts every snapshot txn appId.
 const AppIDPrefix = "sluice-snapshot|"

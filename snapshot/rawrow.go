@@ -68,6 +68,11 @@ const snapshotPartition = -1
 // rowBuilder turns source rows of one chunk into raw rows: an op "r"
 // Debezium envelope (with schema) and its key, plus the extracted columns
 // exactly as ingest extracts them from a Kafka record.
+//
+// build is the snapshot's per-row hot path: the Connect schemas are encoded
+// once per chunk (enc), the constant columns are boxed once (consts), and
+// the row and its key/value buffers are reused, which datafile.Writer.Write
+// allows (it retains neither the row nor its []byte values).
 type rowBuilder struct {
 	change   schemas.Change
 	topic    string
@@ -76,6 +81,12 @@ type rowBuilder struct {
 	sourceTS time.Time
 	batchID  string
 	offset   int64
+
+	enc    *schemas.TableEncoder
+	consts []any // the raw row with every per-row column nil
+	row    []any
+	key    []byte
+	value  []byte
 }
 
 // Snapshot rows get partition -1 and offset chunk<<32 | row, unique per
@@ -91,7 +102,7 @@ func newRowBuilder(t *Table, pos schemas.Source, prefix, batchID string, chunk i
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", t.ID, err)
 	}
-	return &rowBuilder{
+	b := &rowBuilder{
 		change: schemas.Change{
 			Table:   t.ID,
 			Op:      schemas.OpRead,
@@ -106,40 +117,55 @@ func newRowBuilder(t *Table, pos schemas.Source, prefix, batchID string, chunk i
 		sourceTS: time.UnixMilli(src.TsMs).UTC(),
 		batchID:  batchID,
 		offset:   int64(chunk) << 32,
-	}, nil
+	}
+	if b.enc, err = schemas.NewTableEncoder(&b.change); err != nil {
+		return nil, fmt.Errorf("table %s: %w", t.ID, err)
+	}
+	var schema any
+	if t.ID.Schema != "" {
+		schema = t.ID.Schema
+	}
+	b.consts = []any{
+		b.topic, b.ingestTS, int32(snapshotPartition), nil, // offset
+		nil, nil, nil, // kafka_ts, key, value
+		schemas.OpRead.String(), src.Connector, t.ID.Database, schema, t.ID.Table,
+		b.ordKey, b.sourceTS, nil, true,
+		b.batchID, nil,
+	}
+	b.row = make([]any, len(b.consts))
+	return b, nil
 }
 
+// Positions of the per-row columns in schemas.RawColumns order.
+const (
+	rawOffsetIdx = 3
+	rawKeyIdx    = 5
+	rawValueIdx  = 6
+)
+
 // build returns the raw row (schemas.RawColumns order) of one source row;
-// last marks the table's last row (source.snapshot "last").
+// last marks the table's last row (source.snapshot "last"). The row and its
+// key/value bytes are valid until the next build call.
 func (b *rowBuilder) build(values []any, last bool) ([]any, error) {
 	b.change.After = values
 	b.change.Source.Snapshot = "true"
 	if last {
 		b.change.Source.Snapshot = "last"
 	}
-	key, err := schemas.EncodeKey(&b.change, true)
-	if err != nil {
+	var err error
+	if b.key, err = b.enc.AppendKey(b.key[:0], &b.change); err != nil {
 		return nil, err
 	}
-	value, err := schemas.EncodeValue(&b.change, true)
-	if err != nil {
+	if b.value, err = b.enc.AppendValue(b.value[:0], &b.change); err != nil {
 		return nil, err
 	}
-	off := b.offset
+	row := b.row
+	copy(row, b.consts)
+	row[rawOffsetIdx] = b.offset
 	b.offset++
-	var schema any
-	if b.change.Table.Schema != "" {
-		schema = b.change.Table.Schema
+	if len(b.change.Key) > 0 {
+		row[rawKeyIdx] = b.key
 	}
-	var keyCol any
-	if key != nil {
-		keyCol = key
-	}
-	return []any{
-		b.topic, b.ingestTS, int32(snapshotPartition), off,
-		nil, keyCol, value,
-		schemas.OpRead.String(), b.change.Source.Connector, b.change.Table.Database, schema, b.change.Table.Table,
-		b.ordKey, b.sourceTS, nil, true,
-		b.batchID, nil,
-	}, nil
+	row[rawValueIdx] = b.value
+	return row, nil
 }

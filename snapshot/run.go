@@ -35,6 +35,12 @@ type Config struct {
 	// TargetFileBytes starts a new data file once the current one
 	// reaches it (default 128 MiB).
 	TargetFileBytes int64
+	// Where limits tables to the rows matching a SQL predicate in the
+	// source's dialect (backfill --where), keyed by TableID.String()
+	// (db.schema.table or db.table). Run sets Table.Where from it; the
+	// plan records it, so resuming a snapshot id with another predicate
+	// is an error rather than a silent mix of two slices.
+	Where map[string]string
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
 }
@@ -130,6 +136,9 @@ func Run(ctx context.Context, src Source, raw *lakelog.Table, cfg Config, progre
 	var queue []work
 	var runs []*tableRun
 	for _, t := range tables {
+		if w, ok := cfg.Where[t.ID.String()]; ok {
+			t.Where = w
+		}
 		tr, err := rn.planTable(ctx, t)
 		if err != nil {
 			return rep, err
@@ -184,7 +193,7 @@ func (rn *runner) planTable(ctx context.Context, t *Table) (*tableRun, error) {
 				return nil, fmt.Errorf("table %s: chunk boundaries: %w", name, err)
 			}
 		}
-		return &plan{SnapshotID: rn.cfg.SnapshotID, Table: name, Key: t.Key, Boundaries: bounds, EstimatedRows: t.EstimatedRows}, nil
+		return &plan{SnapshotID: rn.cfg.SnapshotID, Table: name, Key: t.Key, Where: t.Where, Boundaries: bounds, EstimatedRows: t.EstimatedRows}, nil
 	})
 	if err != nil {
 		return nil, err

@@ -286,15 +286,18 @@ func (s *Source) Boundaries(ctx context.Context, t *snapshot.Table, chunks int) 
 	qkeys := strings.Join(qualified, ", ")
 	var sql string
 	pick := false
+	// With a Where, the step stays the whole table's rows per chunk:
+	// the filtered rows then split into chunks of that size, fewer of
+	// them.
 	if t.EstimatedRows <= s.cfg.ExactBoundaryRows {
 		step := max(t.EstimatedRows/int64(chunks), 1)
-		sql = fmt.Sprintf(`SELECT %s FROM (SELECT %s, row_number() OVER (ORDER BY %s) AS sluice_rn FROM %s) s WHERE s.sluice_rn %% %d = 0 ORDER BY %s`,
-			strings.Join(texts, ", "), keys, keys, pt.rel, step, qkeys)
+		sql = fmt.Sprintf(`SELECT %s FROM (SELECT %s, row_number() OVER (ORDER BY %s) AS sluice_rn FROM %s%s) s WHERE s.sluice_rn %% %d = 0 ORDER BY %s`,
+			strings.Join(texts, ", "), keys, keys, pt.rel, whereClause(t.Where, ""), step, qkeys)
 	} else {
 		// About 200 sampled keys per chunk.
 		pct := min(100, float64(chunks)*200*100/float64(t.EstimatedRows))
-		sql = fmt.Sprintf(`SELECT %s FROM %s s TABLESAMPLE SYSTEM (%s) ORDER BY %s`,
-			strings.Join(texts, ", "), pt.rel, strconv.FormatFloat(pct, 'f', 6, 64), qkeys)
+		sql = fmt.Sprintf(`SELECT %s FROM %s s TABLESAMPLE SYSTEM (%s)%s ORDER BY %s`,
+			strings.Join(texts, ", "), pt.rel, strconv.FormatFloat(pct, 'f', 6, 64), whereClause(t.Where, ""), qkeys)
 		pick = true
 	}
 	rows, err := s.pool.Query(ctx, sql)
@@ -323,6 +326,11 @@ func (s *Source) Boundaries(ctx context.Context, t *snapshot.Table, chunks int) 
 		return nil, err
 	}
 	if pick {
+		if t.Where != "" {
+			// The sample was of the whole table; the slice gets as many
+			// chunks as its share of the sample warrants.
+			chunks = min(chunks, len(bounds)/200+1)
+		}
 		return snapshot.PickBoundaries(bounds, chunks), nil
 	}
 	return bounds, nil

@@ -66,7 +66,7 @@ func (v *view) ReadChunk(ctx context.Context, t *snapshot.Table, c snapshot.Chun
 		return fmt.Errorf("import snapshot: %w", err)
 	}
 	cr := &copyRows{decoders: pt.decoders, names: columnNames(t), emit: emit}
-	_, err = pc.CopyTo(ctx, cr, chunkQuery(pt, c))
+	_, err = pc.CopyTo(ctx, cr, chunkQuery(pt, t.Where, c))
 	if err == nil {
 		err = cr.done()
 	}
@@ -91,20 +91,34 @@ func columnNames(t *snapshot.Table) []string {
 // chunkQuery is the COPY statement of one chunk: the key range as
 // row-value comparisons, which PostgreSQL evaluates in the primary-key
 // index's order and can use as index bounds.
-func chunkQuery(pt *pgTable, c snapshot.Chunk) string {
+func chunkQuery(pt *pgTable, where string, c snapshot.Chunk) string {
 	var b strings.Builder
 	b.WriteString("COPY (SELECT ")
 	b.WriteString(strings.Join(pt.cols, ", "))
 	b.WriteString(" FROM ")
 	b.WriteString(pt.rel)
-	if where := rangePredicate(pt.keyCols, pt.keyTypes, c.Lo, c.Hi); where != "" {
-		b.WriteString(" WHERE ")
-		b.WriteString(where)
-	}
+	b.WriteString(whereClause(where, rangePredicate(pt.keyCols, pt.keyTypes, c.Lo, c.Hi)))
 	b.WriteString(" ORDER BY ")
 	b.WriteString(strings.Join(pt.keyCols, ", "))
 	b.WriteString(") TO STDOUT")
 	return b.String()
+}
+
+// whereClause renders " WHERE (where) AND rng" with whichever parts are
+// not empty, or "". The operator's predicate is parenthesised so an OR in
+// it cannot escape the key range.
+func whereClause(where, rng string) string {
+	var conds []string
+	if strings.TrimSpace(where) != "" {
+		conds = append(conds, "("+where+")")
+	}
+	if rng != "" {
+		conds = append(conds, rng)
+	}
+	if len(conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(conds, " AND ")
 }
 
 // rangePredicate renders lo < (keys) <= hi; nil bounds are open.
