@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"log/slog"
 	"os"
 
@@ -23,20 +22,6 @@ why). Reads only; writes nothing. A table on a terminal, JSON with --json.
 
 Capture slot lag / binlog position is not shown yet.`,
 		run: runStatus,
-	})
-	register(&command{
-		name:    "validate",
-		summary: "check the config and that the warehouse, Kafka and sources are reachable",
-		usage:   "--config sluice.yaml [--json]",
-		help: `Parses and validates the config (errors name the field), then tries to reach
-what it names, printing one line per check: the warehouse (a listing), Kafka (a
-metadata request), and each source (PostgreSQL: a connection and wal_level=logical;
-MySQL/MariaDB: a connection and a row-based binlog). Changes nothing. Exits 0 when
-every check passes, 3 when something is unreachable, 2 for a bad config.
-
-Not yet: comparing a source table with its SCD1 table (validate --table, with
---repair) arrives in a later release, with backfill.`,
-		run: runValidate,
 	})
 	register(&command{
 		name:    "demo",
@@ -77,43 +62,6 @@ func runStatus(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	return st.WriteText(je.stdout)
 }
-
-func runValidate(ctx context.Context, env *cmdEnv, args []string) error {
-	c := commands["validate"]
-	fs := newFlags(c, env)
-	cfgPath := configFlag(fs)
-	asJSON := fs.Bool("json", false, "print the checks as JSON")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	je, err := loadJob(env, *cfgPath)
-	if err != nil {
-		return err
-	}
-	checks, err := jobs.ValidateConfig(ctx, je.cfg, je.logger)
-	if *asJSON {
-		enc := json.NewEncoder(je.stdout)
-		enc.SetIndent("", "  ")
-		if jerr := enc.Encode(checks); jerr != nil && err == nil {
-			err = jerr
-		}
-	} else {
-		jobs.WriteChecks(je.stdout, checks)
-	}
-	if err != nil {
-		// Unreachable is retryable; a check failure is reported per line above.
-		return je.fail(fmt.Errorf("%w: %w", err, errUnreachable))
-	}
-	return nil
-}
-
-// errUnreachable classifies a failed validate as ExitRetryable.
-var errUnreachable = retryableError{}
-
-type retryableError struct{}
-
-func (retryableError) Error() string   { return "not reachable" }
-func (retryableError) Transient() bool { return true }
 
 func runDemo(ctx context.Context, env *cmdEnv, args []string) error {
 	c := commands["demo"]
