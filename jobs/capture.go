@@ -19,8 +19,10 @@ const maxCaptureBackoff = 30 * time.Second
 // when cfg has exactly one source) into Kafka until ctx is cancelled, which
 // is a clean stop (nil). Transient failures restart the source with backoff;
 // a lost source position returns an error wrapping capture.ErrPositionLost
-// (ExitNeedsAction: backfill the affected tables).
-func Capture(ctx context.Context, cfg *Config, sourceName string, logger *slog.Logger) error {
+// (ExitNeedsAction: backfill the affected tables). stats, when not nil, is
+// updated as capture commits (see capture.Stats; Metrics.ObserveCapture
+// exports it).
+func Capture(ctx context.Context, cfg *Config, sourceName string, stats *capture.Stats, logger *slog.Logger) error {
 	src, err := pickSource(cfg, sourceName)
 	if err != nil {
 		return err
@@ -44,6 +46,7 @@ func Capture(ctx context.Context, cfg *Config, sourceName string, logger *slog.L
 		// and the schema carries exact types (decimals, times) to the merge.
 		WithSchema:       true,
 		AutoCreateTopics: true,
+		Stats:            stats,
 	}
 	logger.Info("capture configured", "source", src.Name, "type", src.Type, "topic_prefix", src.TopicPrefix, "kafka", kc)
 	err = capture.RunWithRestarts(ctx, open, ccfg, maxCaptureBackoff, logger)

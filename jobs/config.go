@@ -26,8 +26,10 @@ type Config struct {
 	Raw       RawConfig      `yaml:"raw"`
 	Ingest    IngestConfig   `yaml:"ingest"`
 	Merge     MergeConfig    `yaml:"merge"`
+	Snapshot  SnapshotConfig `yaml:"snapshot"`
 	Sources   []SourceConfig `yaml:"sources"`
 	Log       LogConfig      `yaml:"log"`
+	Schedule  ScheduleConfig `yaml:"schedule"`
 }
 
 // S3Config configures s3:// warehouses. Credentials default to the AWS
@@ -244,12 +246,14 @@ func (c *Config) applyDefaults() {
 	if c.Merge.TombstoneRetention == 0 {
 		c.Merge.TombstoneRetention = 7 * 24 * time.Hour
 	}
+	c.Snapshot.applyDefaults(c.Ingest.TargetFileMB)
 	if c.Log.Format == "" {
 		c.Log.Format = "text"
 	}
 	if c.Log.Level == "" {
 		c.Log.Level = "info"
 	}
+	c.Schedule.applyDefaults()
 	for i := range c.Sources {
 		s := &c.Sources[i]
 		if s.TopicPrefix == "" {
@@ -312,6 +316,9 @@ func (c *Config) Validate() error {
 			return &FieldError{fmt.Sprintf("kafka.brokers[%d]", i), fmt.Sprintf("%q is not host:port", b)}
 		}
 	}
+	if err := c.Snapshot.validate(); err != nil {
+		return err
+	}
 	switch c.Log.Format {
 	case "text", "json":
 	default:
@@ -321,6 +328,9 @@ func (c *Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		return &FieldError{"log.level", fmt.Sprintf("must be debug, info, warn or error, got %q", c.Log.Level)}
+	}
+	if err := c.Schedule.validate(); err != nil {
+		return err
 	}
 	names := map[string]bool{}
 	for i, s := range c.Sources {

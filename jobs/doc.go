@@ -10,4 +10,11 @@
 //     errors or reports.
 //   - Every job ends with a run report and an exit code from the table in
 //     exitcode.go; a retry of a failed job is always safe.
+//   - A scheduled job never runs twice at once, in one process or across
+//     daemons sharing a lake: a tick finding the previous run still going is
+//     skipped (never queued), and a lease in the lake
+//     (_sluice_leases/<job>/<epoch>, written only with PutIfAbsent, renewed
+//     every TTL/3, work stopped at 3/4 TTL without renewal) excludes other
+//     processes; an expired lease is taken over by exactly one taker. See
+//     lease.go and schedule.go.
 package jobs

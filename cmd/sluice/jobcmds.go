@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/sluicehq/sluice/capture"
 	"github.com/sluicehq/sluice/jobs"
 )
 
@@ -99,7 +100,7 @@ func init() {
 	register(&command{
 		name:    "capture",
 		summary: "stream a source database's changes into Kafka (long-running)",
-		usage:   "--config sluice.yaml [--source NAME]",
+		usage:   "--config sluice.yaml [--source NAME] [--metrics-addr ADDR]",
 		help: `Captures one source of the config (sources:, chosen by --source when there are
 several) into Kafka: PostgreSQL by logical replication (pgoutput), MySQL/MariaDB by
 binlog. Events are Debezium-compatible JSON with schemas, one topic per table
@@ -170,6 +171,7 @@ func runCapture(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(c, env)
 	cfgPath := configFlag(fs)
 	source := fs.String("source", "", "the source to capture (its name in sources:); optional with one source")
+	metricsAddr := fs.String("metrics-addr", "", "serve /metrics and /healthz (200 while capturing) on this address, e.g. :9109")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -177,7 +179,21 @@ func runCapture(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return je.fail(jobs.Capture(ctx, je.cfg, *source, je.logger))
+	stats := &capture.Stats{}
+	if *metricsAddr != "" {
+		m := jobs.NewMetrics()
+		name, err := jobs.SourceName(je.cfg, *source)
+		if err != nil {
+			return je.fail(err)
+		}
+		m.ObserveCapture(name, stats)
+		stop, err := jobs.ServeMetrics(*metricsAddr, m, func() error { return ctx.Err() }, nil, je.logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	return je.fail(jobs.Capture(ctx, je.cfg, *source, stats, je.logger))
 }
 
 func runIngest(ctx context.Context, env *cmdEnv, args []string) error {
