@@ -18,6 +18,11 @@ test-unit:
 deps:
 	@scripts/install-deps.sh
 
+# The long end-to-end run: many seeds, hundreds of kills and faults
+# (SLUICE_SOAK=1 raises the counts of tests/; see docs/testing.md).
+soak: deps
+	SLUICE_SOAK=1 scripts/testenv.sh run -- $(GO) test -count=1 -timeout 3h -v -run 'TestFault|TestCrash|TestE2E' ./tests/
+
 build:
 	$(GO) build -o bin/sluice ./cmd/sluice
 
@@ -30,9 +35,15 @@ fmt:
 demo:
 	$(GO) run ./cmd/sluice demo
 
-bench:
-	@echo "make bench: not available yet; benchmarks arrive with the jobs issue." >&2
-	@exit 1
+# Runs every benchmark (found in the _test.go files) with the services
+# started, and writes BENCHMARKS.md (docs/testing.md, "Benchmarks").
+# BENCH_FULL=1 runs the full-size variants; BENCH_ARGS passes more flags,
+# e.g. BENCH_ARGS='-count 3 -pkg merge'.
+BENCHTIME ?= 1s
+BENCH_COUNT ?= 1
+bench: deps
+	scripts/testenv.sh run -- $(GO) run ./tests/cmd/benchreport -o BENCHMARKS.md \
+		-benchtime $(BENCHTIME) -count $(BENCH_COUNT) $(if $(filter 1,$(BENCH_FULL)),-full) $(BENCH_ARGS)
 
 # Start the services for a shell session: eval "$(make -s services-start)"
 services-start: deps

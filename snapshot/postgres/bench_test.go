@@ -12,7 +12,7 @@ import (
 
 // BenchmarkSnapshot: rows/s of a whole-table snapshot into a local raw
 // table with 1, 2 and 4 workers, next to the server's own COPY TO STDOUT
-// of the same table into io.Discard in the same run.
+// of the same table into io.Discard in the same run (the baseline).
 //
 //	go test ./snapshot/postgres -run XXX -bench Snapshot -benchtime 1x
 func BenchmarkSnapshot(b *testing.B) {
@@ -31,7 +31,7 @@ func BenchmarkSnapshot(b *testing.B) {
 		exec(b, pool, `VACUUM ANALYZE `+name)
 	}
 
-	b.Run("copy-to-discard", func(b *testing.B) {
+	b.Run("baseline-copy-to-discard", func(b *testing.B) {
 		for b.Loop() {
 			conn, err := pool.Acquire(ctx)
 			if err != nil {
