@@ -14,7 +14,8 @@ import (
 
 // BenchmarkSnapshot: rows/s of a whole-table snapshot into a local raw
 // table with 1, 2 and 4 workers, next to a plain streaming SELECT * of the
-// same table read to nothing by the same driver in the same run.
+// same table read to nothing by the same driver in the same run (the
+// baseline).
 //
 //	go test ./snapshot/mysql -run XXX -bench Snapshot -benchtime 1x
 func BenchmarkSnapshot(b *testing.B) {
@@ -34,7 +35,7 @@ func BenchmarkSnapshot(b *testing.B) {
 		exec(b, db, `ANALYZE TABLE t1m`)
 	}
 
-	b.Run("select-to-discard", func(b *testing.B) {
+	b.Run("baseline-select-to-discard", func(b *testing.B) {
 		for b.Loop() {
 			conn, err := db.Conn(ctx)
 			if err != nil {
