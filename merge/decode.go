@@ -70,7 +70,7 @@ type cachedSchema struct {
 // A schema seen before (in cache) is not decoded again. Decoded columns are
 // shared between events and must not be modified.
 func decodeEvent(ev *rawEvent, cache schemaCache) (decoded, error) {
-	schemaRaw, payload, wrapped := splitWrapped(ev.value)
+	schemaRaw, payload, wrapped := schemas.SplitWrapped(ev.value)
 	var cs *cachedSchema
 	if wrapped {
 		cs = cache[string(schemaRaw)]

@@ -84,26 +84,10 @@ func EncodeKey(c *Change, withSchema bool) ([]byte, error) {
 		b = appendString(b, c.Table.Topic(c.Source.Name)+".Key")
 		b = append(b, `},"payload":`...)
 	}
-	b = append(b, '{')
-	n := 0
-	for _, j := range idx {
-		col := &c.Columns[j]
-		v := row[j]
-		if _, ok := v.(Unavailable); ok {
-			return nil, fmt.Errorf("encode key %s: key column %q unavailable", c.Table, col.Name)
-		}
-		if n > 0 {
-			b = append(b, ',')
-		}
-		n++
-		b = appendString(b, col.Name)
-		b = append(b, ':')
-		var err error
-		if b, err = appendValue(b, col, v); err != nil {
-			return nil, fmt.Errorf("encode key %s: column %q: %w", c.Table, col.Name, err)
-		}
+	b, err := appendKeyObject(b, c, idx, row)
+	if err != nil {
+		return nil, err
 	}
-	b = append(b, '}')
 	if withSchema {
 		b = append(b, '}')
 	}
@@ -113,16 +97,8 @@ func EncodeKey(c *Change, withSchema bool) ([]byte, error) {
 // EncodeValue returns the Debezium envelope of c, bare or wrapped as
 // {"schema":…,"payload":…}. Errors name the table and column.
 func EncodeValue(c *Change, withSchema bool) ([]byte, error) {
-	switch c.Op {
-	case OpCreate, OpUpdate, OpDelete, OpRead, OpTruncate:
-	default:
-		return nil, fmt.Errorf("encode %s: unknown op %q", c.Table, c.Op.String())
-	}
-	if c.Before != nil && len(c.Before) != len(c.Columns) {
-		return nil, fmt.Errorf("encode %s: before has %d values for %d columns", c.Table, len(c.Before), len(c.Columns))
-	}
-	if c.After != nil && len(c.After) != len(c.Columns) {
-		return nil, fmt.Errorf("encode %s: after has %d values for %d columns", c.Table, len(c.After), len(c.Columns))
+	if err := checkChangeShape(c); err != nil {
+		return nil, err
 	}
 	b := make([]byte, 0, 512+64*len(c.Columns))
 	if withSchema {
@@ -133,40 +109,39 @@ func EncodeValue(c *Change, withSchema bool) ([]byte, error) {
 		}
 		b = append(b, `,"payload":`...)
 	}
-	b = append(b, `{"before":`...)
-	var err error
-	if b, err = appendRow(b, c, c.Before); err != nil {
-		return nil, fmt.Errorf("encode %s: before: %w", c.Table, err)
+	b, err := appendEnvelopePayload(b, c)
+	if err != nil {
+		return nil, err
 	}
-	b = append(b, `,"after":`...)
-	if b, err = appendRow(b, c, c.After); err != nil {
-		return nil, fmt.Errorf("encode %s: after: %w", c.Table, err)
-	}
-	b = append(b, `,"source":`...)
-	if b, err = AppendSource(b, &c.Source); err != nil {
-		return nil, fmt.Errorf("encode %s: %w", c.Table, err)
-	}
-	b = append(b, `,"transaction":`...)
-	if c.Transaction == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, `{"id":`...)
-		b = appendString(b, c.Transaction.ID)
-		b = append(b, `,"total_order":`...)
-		b = strconv.AppendInt(b, c.Transaction.TotalOrder, 10)
-		b = append(b, `,"data_collection_order":`...)
-		b = strconv.AppendInt(b, c.Transaction.DataCollectionOrder, 10)
-		b = append(b, '}')
-	}
-	b = append(b, `,"op":"`...)
-	b = append(b, byte(c.Op))
-	b = append(b, `","ts_ms":`...)
-	b = strconv.AppendInt(b, c.TsMs, 10)
-	b = append(b, '}')
 	if withSchema {
 		b = append(b, '}')
 	}
 	return b, nil
+}
+
+// appendKeyObject writes the key columns idx of row as a JSON object.
+func appendKeyObject(b []byte, c *Change, idx []int, row []any) ([]byte, error) {
+	b = append(b, '{')
+	for n, j := range idx {
+		col := &c.Columns[j]
+		if j >= len(row) {
+			return nil, fmt.Errorf("encode key %s: key column %q not in row", c.Table, col.Name)
+		}
+		v := row[j]
+		if _, ok := v.(Unavailable); ok {
+			return nil, fmt.Errorf("encode key %s: key column %q unavailable", c.Table, col.Name)
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, col.Name)
+		b = append(b, ':')
+		var err error
+		if b, err = appendValue(b, col, v); err != nil {
+			return nil, fmt.Errorf("encode key %s: column %q: %w", c.Table, col.Name, err)
+		}
+	}
+	return append(b, '}'), nil
 }
 
 func appendRow(b []byte, c *Change, row []any) ([]byte, error) {
@@ -603,4 +578,56 @@ func appendOptInt(b []byte, v int64) []byte {
 		return append(b, "null"...)
 	}
 	return strconv.AppendInt(b, v, 10)
+}
+
+// checkChangeShape validates c's op and row lengths before encoding.
+func checkChangeShape(c *Change) error {
+	switch c.Op {
+	case OpCreate, OpUpdate, OpDelete, OpRead, OpTruncate:
+	default:
+		return fmt.Errorf("encode %s: unknown op %q", c.Table, c.Op.String())
+	}
+	if c.Before != nil && len(c.Before) != len(c.Columns) {
+		return fmt.Errorf("encode %s: before has %d values for %d columns", c.Table, len(c.Before), len(c.Columns))
+	}
+	if c.After != nil && len(c.After) != len(c.Columns) {
+		return fmt.Errorf("encode %s: after has %d values for %d columns", c.Table, len(c.After), len(c.Columns))
+	}
+	return nil
+}
+
+// appendEnvelopePayload writes the bare envelope
+// {"before":…,"after":…,"source":…,"transaction":…,"op":…,"ts_ms":…}
+// shared by EncodeValue and TableEncoder.AppendValue.
+func appendEnvelopePayload(b []byte, c *Change) ([]byte, error) {
+	b = append(b, `{"before":`...)
+	var err error
+	if b, err = appendRow(b, c, c.Before); err != nil {
+		return nil, fmt.Errorf("encode %s: before: %w", c.Table, err)
+	}
+	b = append(b, `,"after":`...)
+	if b, err = appendRow(b, c, c.After); err != nil {
+		return nil, fmt.Errorf("encode %s: after: %w", c.Table, err)
+	}
+	b = append(b, `,"source":`...)
+	if b, err = AppendSource(b, &c.Source); err != nil {
+		return nil, fmt.Errorf("encode %s: %w", c.Table, err)
+	}
+	b = append(b, `,"transaction":`...)
+	if c.Transaction == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, `{"id":`...)
+		b = appendString(b, c.Transaction.ID)
+		b = append(b, `,"total_order":`...)
+		b = strconv.AppendInt(b, c.Transaction.TotalOrder, 10)
+		b = append(b, `,"data_collection_order":`...)
+		b = strconv.AppendInt(b, c.Transaction.DataCollectionOrder, 10)
+		b = append(b, '}')
+	}
+	b = append(b, `,"op":"`...)
+	b = append(b, byte(c.Op))
+	b = append(b, `","ts_ms":`...)
+	b = strconv.AppendInt(b, c.TsMs, 10)
+	return append(b, '}'), nil
 }

@@ -3,7 +3,6 @@ package schemas
 import (
 	"errors"
 	"fmt"
-	"strconv"
 )
 
 // TableEncoder writes the same bytes as EncodeKey(c, true) and
@@ -104,28 +103,11 @@ func (e *TableEncoder) AppendKey(dst []byte, c *Change) ([]byte, error) {
 	if row == nil {
 		return nil, fmt.Errorf("encode key %s: no row image", c.Table)
 	}
-	b := append(dst, e.keyPrefix...)
-	b = append(b, '{')
-	for n, j := range e.keyIdx {
-		col := &c.Columns[j]
-		if j >= len(row) {
-			return nil, fmt.Errorf("encode key %s: key column %q not in row", c.Table, col.Name)
-		}
-		v := row[j]
-		if _, ok := v.(Unavailable); ok {
-			return nil, fmt.Errorf("encode key %s: key column %q unavailable", c.Table, col.Name)
-		}
-		if n > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, col.Name)
-		b = append(b, ':')
-		var err error
-		if b, err = appendValue(b, col, v); err != nil {
-			return nil, fmt.Errorf("encode key %s: column %q: %w", c.Table, col.Name, err)
-		}
+	b, err := appendKeyObject(append(dst, e.keyPrefix...), c, e.keyIdx, row)
+	if err != nil {
+		return nil, err
 	}
-	return append(b, '}', '}'), nil
+	return append(b, '}'), nil
 }
 
 // AppendValue appends EncodeValue(c, true)'s bytes to dst. Errors are
@@ -142,59 +124,5 @@ func (e *TableEncoder) AppendValue(dst []byte, c *Change) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(b, '}'), nil
-}
-
-// checkChangeShape is EncodeValue's validation of c's op and row lengths.
-// TODO(encode.go owner): EncodeValue could call this and
-// appendEnvelopePayload instead of its inline copies.
-func checkChangeShape(c *Change) error {
-	switch c.Op {
-	case OpCreate, OpUpdate, OpDelete, OpRead, OpTruncate:
-	default:
-		return fmt.Errorf("encode %s: unknown op %q", c.Table, c.Op.String())
-	}
-	if c.Before != nil && len(c.Before) != len(c.Columns) {
-		return fmt.Errorf("encode %s: before has %d values for %d columns", c.Table, len(c.Before), len(c.Columns))
-	}
-	if c.After != nil && len(c.After) != len(c.Columns) {
-		return fmt.Errorf("encode %s: after has %d values for %d columns", c.Table, len(c.After), len(c.Columns))
-	}
-	return nil
-}
-
-// appendEnvelopePayload writes the bare envelope
-// {"before":…,"after":…,"source":…,"transaction":…,"op":…,"ts_ms":…}
-// exactly as EncodeValue does.
-func appendEnvelopePayload(b []byte, c *Change) ([]byte, error) {
-	b = append(b, `{"before":`...)
-	var err error
-	if b, err = appendRow(b, c, c.Before); err != nil {
-		return nil, fmt.Errorf("encode %s: before: %w", c.Table, err)
-	}
-	b = append(b, `,"after":`...)
-	if b, err = appendRow(b, c, c.After); err != nil {
-		return nil, fmt.Errorf("encode %s: after: %w", c.Table, err)
-	}
-	b = append(b, `,"source":`...)
-	if b, err = AppendSource(b, &c.Source); err != nil {
-		return nil, fmt.Errorf("encode %s: %w", c.Table, err)
-	}
-	b = append(b, `,"transaction":`...)
-	if c.Transaction == nil {
-		b = append(b, "null"...)
-	} else {
-		b = append(b, `{"id":`...)
-		b = appendString(b, c.Transaction.ID)
-		b = append(b, `,"total_order":`...)
-		b = strconv.AppendInt(b, c.Transaction.TotalOrder, 10)
-		b = append(b, `,"data_collection_order":`...)
-		b = strconv.AppendInt(b, c.Transaction.DataCollectionOrder, 10)
-		b = append(b, '}')
-	}
-	b = append(b, `,"op":"`...)
-	b = append(b, byte(c.Op))
-	b = append(b, `","ts_ms":`...)
-	b = strconv.AppendInt(b, c.TsMs, 10)
 	return append(b, '}'), nil
 }

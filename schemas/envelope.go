@@ -176,6 +176,40 @@ func ParseHeader(value []byte) (Header, error) {
 	return h, nil
 }
 
+// SplitWrapped returns the raw "schema" and "payload" members of a value of
+// the form {"schema":…,"payload":…} (JsonConverter with schemas), without
+// decoding either, so that a reader can decode each distinct schema once.
+// ok is false for anything else (bare envelopes, other members, malformed
+// JSON); DecodeEnvelope of the whole value then reports errors properly.
+func SplitWrapped(value []byte) (schema, payload []byte, ok bool) {
+	i := skipSpace(value, 0)
+	if i >= len(value) || value[i] != '{' {
+		return nil, nil, false
+	}
+	it := newObjectIter(value, i)
+	for {
+		k, vs, more := it.next()
+		if !more {
+			break
+		}
+		switch k {
+		case "schema":
+			schema = it.value(vs)
+		case "payload":
+			payload = it.value(vs)
+		default:
+			return nil, nil, false
+		}
+	}
+	if it.err != nil || skipSpace(value, it.i) != len(value) {
+		return nil, nil, false
+	}
+	if schema == nil || len(payload) == 0 || payload[0] != '{' {
+		return nil, nil, false
+	}
+	return schema, payload, true
+}
+
 // locateEnvelope returns the envelope object: value itself (bare form) or its
 // "payload" member when value is {"schema":…,"payload":…}. A bare envelope
 // never has a "payload" key and a wrapped one never has "op" at the top.

@@ -138,11 +138,13 @@ func WriteDeletes(ctx context.Context, raw *lakelog.Table, t *Table, keys [][]an
 func (b *rowBuilder) buildDelete(before []any) ([]any, error) {
 	b.change.Before = before
 	b.change.After = nil
-	key, err := schemas.EncodeKey(&b.change, true)
+	// The table's cached encoder (the op is not part of the schema); new
+	// buffers, because the rows are kept until the file is written.
+	key, err := b.enc.AppendKey(nil, &b.change)
 	if err != nil {
 		return nil, err
 	}
-	value, err := schemas.EncodeValue(&b.change, true)
+	value, err := b.enc.AppendValue(nil, &b.change)
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +155,7 @@ func (b *rowBuilder) buildDelete(before []any) ([]any, error) {
 		schema = b.change.Table.Schema
 	}
 	var keyCol any
-	if key != nil {
+	if len(b.change.Key) > 0 {
 		keyCol = key
 	}
 	return []any{
