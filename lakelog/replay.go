@@ -51,9 +51,61 @@ func (l *logListing) commitVersions() []int64 {
 	return vs
 }
 
+// listAttempts bounds how often listLog lists again when a listing shows a
+// gap between commit versions.
+const listAttempts = 4
+
 // listLog lists _delta_log/ from version from on (from 0: everything),
 // using the store's ListFrom when it has one.
+//
+// A gap between two listed commits cannot be real: commit v+1 is written
+// only by a writer that has read commit v. It means the listing raced with
+// writers (a directory read while files are being created may return a
+// newer file and miss an older one, in hash order), so listLog lists again
+// and keeps the union; a gap that survives every attempt is reported by
+// the caller as errVersionsNotContiguous.
 func (t *Table) listLog(ctx context.Context, from int64) (*logListing, error) {
+	l, err := t.listLogOnce(ctx, from)
+	for attempt := 1; err == nil && attempt < listAttempts && l.hasGap(); attempt++ {
+		var again *logListing
+		if again, err = t.listLogOnce(ctx, from); err == nil {
+			l.merge(again)
+		}
+	}
+	return l, err
+}
+
+// hasGap reports a missing version between the smallest and the greatest
+// listed commit.
+func (l *logListing) hasGap() bool {
+	if len(l.commits) == 0 {
+		return false
+	}
+	lo, hi := int64(-1), int64(-1)
+	for v := range l.commits {
+		if lo < 0 || v < lo {
+			lo = v
+		}
+		hi = max(hi, v)
+	}
+	return hi-lo+1 != int64(len(l.commits))
+}
+
+// merge adds what other listed and l did not.
+func (l *logListing) merge(other *logListing) {
+	l.anything = l.anything || other.anything
+	for v := range other.commits {
+		l.commits[v] = true
+	}
+	for v, refs := range other.checkpoints {
+		if _, ok := l.checkpoints[v]; !ok {
+			l.checkpoints[v] = refs
+		}
+	}
+}
+
+// listLogOnce is one listing of _delta_log/ from version from on.
+func (t *Table) listLogOnce(ctx context.Context, from int64) (*logListing, error) {
 	var seq iter.Seq2[blob.Object, error]
 	if lf, ok := t.store.(blob.ListFrom); ok && from > 0 {
 		seq = lf.ListFrom(ctx, logDir, fmt.Sprintf("%s%020d", logDir, from))
