@@ -18,17 +18,23 @@ import (
 //
 // A topic's rows first wait as copies (pending). Once a topic has more than
 // spillBytes pending, it gets its own streaming Parquet writer and every row
-// of it is encoded as it arrives: what stays in memory is the encoded,
-// compressed file so far, which is uploaded when it reaches the target.
+// of it is encoded as it arrives. The writer builds its file in an unlinked
+// temporary file (tempDir): what stays in memory is its current row group
+// (at most rawRowGroupBytes of encoded pages, plus column buffers). The file
+// is uploaded when it reaches the target, mapped from the temporary file
+// rather than copied onto the heap.
 // Small topics (a trickle of changes over many tables) stay pending and are
 // packed together at the end of the microbatch into files of consecutive
 // topics, so a thousand quiet tables do not make a thousand tiny files.
 //
-// Memory held = pending row copies + per open writer fileCost (its encoded
-// bytes, their buffer's growth slack, and the writer's fixed overhead). When it reaches limit, the
-// largest open files are finished early and pending rows are packed, until
-// it is under half the limit: files are then smaller than the target, which
-// compaction fixes later, and memory stays bounded.
+// Memory held = pending row copies + per open writer datafile HeldBytes (its
+// row group's buffers and fixed overhead; zstd encoders are shared by all
+// writers and bounded by datafile). When it reaches limit, pending rows are
+// packed and the largest open files flush their row groups to their
+// temporary files (smaller row groups, same files); only writers with
+// little buffered are finished early, until it is under half the limit.
+// Uploading a file also maps the whole file (up to the target) while the
+// upload runs, one file at a time.
 //
 // Sort order: ingest_ts is the same for the whole microbatch and a file
 // never spans microbatches (every file is finished before the commit), so
@@ -38,8 +44,9 @@ import (
 type fileBuffer struct {
 	target, limit, spill int64
 	store                blob.Store
-	ingestTS             time.Time
-	batchID              string
+	tempDir              string // where open files are built
+	ingestTS             any    // time.Time, boxed once per microbatch
+	batchID              any    // string
 
 	pending      map[string]*topicRows
 	pendingBytes int64
@@ -62,10 +69,11 @@ type topicRows struct {
 
 // openFile is a topic's streaming data file.
 type openFile struct {
-	w  *datafile.Writer
-	in int64 // row bytes written, as rawRecord.size counts
-	// size is fileCost at the last measurement plus twice the buffered
-	// size of each row written since: the memory the file holds.
+	w   *datafile.Writer
+	row []any // reused: Write does not keep it
+	in  int64 // row bytes written, as rawRecord.size counts
+	// size is the writer's HeldBytes at the last measurement plus twice
+	// the buffered size of each row written since: the memory it holds.
 	size int64
 }
 
@@ -81,9 +89,20 @@ func spillBytes(target, limit int64) int64 {
 	return max(min(4<<20, target/8, limit/16), 1)
 }
 
-func newFileBuffer(store blob.Store, target, limit int64) *fileBuffer {
-	return &fileBuffer{target: target, limit: limit, spill: spillBytes(target, limit), store: store,
+func newFileBuffer(store blob.Store, tempDir string, target, limit int64) *fileBuffer {
+	return &fileBuffer{target: target, limit: limit, spill: spillBytes(target, limit), store: store, tempDir: tempDir,
 		pending: make(map[string]*topicRows), open: make(map[string]*openFile)}
+}
+
+// discard drops every open file (closing their temporary files) and
+// pending row, for a microbatch that will not be committed.
+func (b *fileBuffer) discard() {
+	for name, f := range b.open {
+		f.w.Discard()
+		delete(b.open, name)
+	}
+	clear(b.pending)
+	b.openBytes, b.pendingBytes = 0, 0
 }
 
 // begin starts a microbatch: the rows written from now on carry ingestTS
@@ -113,7 +132,7 @@ func (b *fileBuffer) add(ctx context.Context, topic string, r *rawRecord) error 
 		}
 		if f.w.Rows()%sizeCheckRows != 0 {
 			// Until measured, count the row's buffered size twice (see
-			// fileCost): more than it adds, so accounting never falls behind.
+			// HeldBytes): more than it adds, so accounting never falls behind.
 			n := 2 * r.size()
 			f.size += n
 			b.openBytes += n
@@ -143,7 +162,7 @@ func (b *fileBuffer) add(ctx context.Context, topic string, r *rawRecord) error 
 	// The topic is busy: stream it from now on.
 	delete(b.pending, topic)
 	b.pendingBytes -= t.bytes
-	f, err := newOpenFile()
+	f, err := newOpenFile(b.tempDir)
 	if err != nil {
 		return err
 	}
@@ -158,22 +177,16 @@ func (b *fileBuffer) add(ctx context.Context, topic string, r *rawRecord) error 
 	return b.shrink(ctx)
 }
 
-// openFileOverhead is what an open datafile.Writer holds beyond its
-// encoded bytes: its own zstd encoder (parquet-go pools encoders per codec,
-// and datafile makes a codec per writer), whose history is ~16 MiB, plus
-// page buffers.
-const openFileOverhead = 16 << 20
-
-// fileCost is the memory an open file of estimated size n holds: the
-// encoded bytes sit in a bytes.Buffer that doubles as it grows (up to 2x),
-// plus the writer's fixed overhead.
-func fileCost(n int64) int64 { return 2*n + openFileOverhead }
-
 func (b *fileBuffer) measure(f *openFile) {
-	n := fileCost(f.w.EstimatedSize())
+	n := f.w.HeldBytes()
 	b.openBytes += n - f.size
 	f.size = n
 }
+
+// minSpillRowGroup is the smallest row group shrink flushes early; a
+// writer holding less is finished instead, so that no file is made of
+// tiny row groups.
+const minSpillRowGroup = 1 << 20
 
 // takeDone returns the files finished since the last call.
 func (b *fileBuffer) takeDone() []written {
@@ -202,7 +215,23 @@ func (b *fileBuffer) shrink(ctx context.Context) error {
 	slices.SortFunc(names, func(x, y string) int { return cmp.Compare(b.open[y].size, b.open[x].size) })
 	for _, name := range names {
 		if b.held() < b.limit/2 {
+			return nil
+		}
+		f := b.open[name]
+		if f.w.BufferedBytes() < minSpillRowGroup {
+			continue
+		}
+		if err := f.w.FlushRowGroup(); err != nil {
+			return fmt.Errorf("raw file of topic %s: %w", name, err)
+		}
+		b.measure(f)
+	}
+	for _, name := range names {
+		if b.held() < b.limit/2 {
 			break
+		}
+		if b.open[name] == nil {
+			continue
 		}
 		if err := b.finish(ctx, name); err != nil {
 			return err
@@ -287,7 +316,7 @@ func (b *fileBuffer) packPending(ctx context.Context) error {
 		}
 		if f == nil {
 			var err error
-			if f, err = newOpenFile(); err != nil {
+			if f, err = newOpenFile(b.tempDir); err != nil {
 				return err
 			}
 		}
@@ -322,16 +351,16 @@ func (b *fileBuffer) finishPacked(ctx context.Context, f *openFile) error {
 // size (about 30k rows of 1 KB events).
 const rawRowGroupBytes = 8 << 20
 
-func newOpenFile() (*openFile, error) {
-	w, err := datafile.NewWriter(rawSchema, datafile.Options{RowGroupBytes: rawRowGroupBytes})
+func newOpenFile(tempDir string) (*openFile, error) {
+	w, err := datafile.NewWriter(rawSchema, datafile.Options{RowGroupBytes: rawRowGroupBytes, TempDir: tempDir})
 	if err != nil {
 		return nil, fmt.Errorf("raw file writer: %w", err)
 	}
-	return &openFile{w: w}, nil
+	return &openFile{w: w, row: make([]any, rawColumns)}, nil
 }
 
-func (f *openFile) write(topic string, r *rawRecord, ingestTS time.Time, batchID string) error {
-	if err := f.w.Write(r.row(topic, ingestTS, batchID)); err != nil {
+func (f *openFile) write(topic string, r *rawRecord, ingestTS, batchID any) error {
+	if err := f.w.Write(r.fillRow(f.row, topic, ingestTS, batchID)); err != nil {
 		return fmt.Errorf("raw row %s[%d]@%d: %w", topic, r.partition, r.offset, err)
 	}
 	f.in += r.size()

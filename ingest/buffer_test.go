@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"testing"
 	"time"
@@ -56,7 +57,7 @@ func fileRows(t *testing.T, b *fileBuffer, add *lakelog.Add) []string {
 func TestFileBufferSizesFilesByTarget(t *testing.T) {
 	ctx := context.Background()
 	const target = 1 << 20
-	b := newFileBuffer(memblob.New(), target, 64<<20)
+	b := newFileBuffer(memblob.New(), t.TempDir(), target, 64<<20)
 	b.begin(time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), "batch-1")
 	rng := rand.New(rand.NewPCG(1, 2))
 	const n = 10000 // ~8.5 MB of rows, ~4 MB encoded: about 4 files
@@ -99,12 +100,15 @@ func TestFileBufferSizesFilesByTarget(t *testing.T) {
 }
 
 // TestFileBufferMemoryBounded feeds many busy topics round robin with a
-// limit far below the backlog: the memory held never passes the limit,
-// even counting every open writer's real encoded size, and all rows land.
+// limit far below what their writers would buffer: the memory held never
+// passes the limit, even measuring every open writer afresh; the writers
+// spill row groups to their temporary files rather than cutting files
+// early (one file per topic), all rows land, and no temporary file is left.
 func TestFileBufferMemoryBounded(t *testing.T) {
 	ctx := context.Background()
 	const limit = 32 << 20
-	b := newFileBuffer(memblob.New(), 64<<20, limit)
+	tmp := t.TempDir()
+	b := newFileBuffer(memblob.New(), tmp, 64<<20, limit)
 	b.begin(time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), "batch-1")
 	rng := rand.New(rand.NewPCG(3, 4))
 	const topics, n = 8, 30000 // 8 busy topics whose writers alone would hold 2x the limit
@@ -118,7 +122,7 @@ func TestFileBufferMemoryBounded(t *testing.T) {
 		files = append(files, b.takeDone()...)
 		real := b.pendingBytes
 		for _, f := range b.open {
-			real += fileCost(f.w.EstimatedSize())
+			real += f.w.HeldBytes()
 		}
 		peak = max(peak, real)
 		if real > limit {
@@ -137,6 +141,12 @@ func TestFileBufferMemoryBounded(t *testing.T) {
 	if rows != n {
 		t.Errorf("%d rows in files, want %d", rows, n)
 	}
+	if len(files) != topics {
+		t.Errorf("%d files, want %d: a topic's ~2 MB fits one file once row groups are spilled", len(files), topics)
+	}
+	if ents, err := os.ReadDir(tmp); err != nil || len(ents) != 0 {
+		t.Errorf("temp dir: %d entries left (err %v)", len(ents), err)
+	}
 	t.Logf("peak held %d of limit %d, %d files", peak, limit, len(files))
 }
 
@@ -144,7 +154,7 @@ func TestFileBufferMemoryBounded(t *testing.T) {
 // sorted by topic, with topic stats covering exactly their range.
 func TestFileBufferPacksQuietTopics(t *testing.T) {
 	ctx := context.Background()
-	b := newFileBuffer(memblob.New(), 128<<20, 256<<20)
+	b := newFileBuffer(memblob.New(), t.TempDir(), 128<<20, 256<<20)
 	b.begin(time.Date(2024, 5, 1, 0, 0, 0, 0, time.UTC), "batch-1")
 	rng := rand.New(rand.NewPCG(5, 6))
 	for i := range 1000 {

@@ -70,6 +70,9 @@ func (rn *runner) commit(ctx context.Context, snap *lakelog.Snapshot, mb *microb
 	}
 	for _, ps := range covered {
 		tx.SetAppVersion(schemas.IngestAppID(ps.tp.topic, ps.tp.partition), ps.last)
+		if ps.topicID != "" && ps.topicID != recordedTopicID(snap, ps.tp.topic, ps.tp.partition) {
+			tx.SetDomain(topicIDDomainFor(ps.tp.topic, ps.tp.partition, ps.topicID))
+		}
 	}
 	tx.SetOperationParameters(map[string]any{"mode": "Append", "batchId": mb.id})
 	tx.SetOperationMetrics(map[string]any{"numFiles": len(mb.files), "numOutputRows": rows})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -18,7 +19,7 @@ import (
 const (
 	DefaultTargetFileBytes    = 128 << 20
 	DefaultMaxBufferBytes     = 256 << 20
-	DefaultFetchMaxBytes      = 32 << 20
+	DefaultFetchMaxBytes      = 16 << 20
 	DefaultMaxBatchAge        = 10 * time.Minute
 	DefaultMaxDeadLetterRatio = 0.01
 	DefaultReadTimeout        = 2 * time.Minute
@@ -105,18 +106,24 @@ type Config struct {
 
 	// TargetFileBytes is the data file size aimed at (DefaultTargetFileBytes).
 	TargetFileBytes int64
-	// MaxBufferBytes bounds the data files being built in memory: the
-	// encoded bytes of the open files plus copies of rows not yet encoded
-	// (DefaultMaxBufferBytes). Past it the largest files are finished
-	// before reaching TargetFileBytes. The process holds about
-	// MaxBufferBytes + FetchMaxBytes × brokers of live data (docs/operations.md,
-	// "Ingest memory"); keep MaxBufferBytes above TargetFileBytes, or files
-	// are cut at the buffer limit.
+	// MaxBufferBytes bounds the memory of the data files being built: the
+	// open files' current row groups (the files themselves are built in
+	// TempDir) plus copies of rows of quiet topics not encoded yet
+	// (DefaultMaxBufferBytes). Past it pending rows are packed, row groups
+	// flushed early, and at last the largest files finished before
+	// reaching TargetFileBytes. The process holds about MaxBufferBytes +
+	// 2 × FetchMaxBytes × brokers of live data, plus the file being
+	// uploaded (docs/operations.md, "Ingest memory").
 	MaxBufferBytes int64
 	// FetchMaxBytes caps one Kafka fetch response (DefaultFetchMaxBytes;
-	// a partition's share is at most 4 MiB). franz-go buffers at most one
-	// response per broker.
+	// a partition's share is at most 4 MiB). franz-go buffers one
+	// response per broker while the previous one is processed.
 	FetchMaxBytes int64
+	// TempDir is where data files are built while they are written, each
+	// in an unlinked temporary file, so that open files hold only their
+	// current row group in memory (os.TempDir() when empty; about
+	// TargetFileBytes per busy topic of disk).
+	TempDir string
 	// MaxBatchAge ends a microbatch (files written, one commit) after this
 	// long even if the run's end offsets are not reached yet
 	// (DefaultMaxBatchAge). A run can therefore make several commits.
@@ -207,6 +214,9 @@ func (c Config) resolve() (*resolved, error) {
 	}
 	if r.FetchMaxBytes == 0 {
 		r.FetchMaxBytes = DefaultFetchMaxBytes
+	}
+	if r.TempDir == "" {
+		r.TempDir = os.TempDir()
 	}
 	if r.MaxBatchAge == 0 {
 		r.MaxBatchAge = DefaultMaxBatchAge

@@ -25,11 +25,16 @@
 //     (with its own per-partition txn versions, so a retry does not repeat
 //     them) before the raw commit that moves past them.
 //   - Memory is bounded whatever the backlog: rows are encoded into
-//     streaming Parquet files as they arrive (quiet topics wait as copies and
-//     are packed together), a file is uploaded when it reaches
-//     Config.TargetFileBytes, and when the files being built hold
-//     Config.MaxBufferBytes the largest are finished early (fileBuffer). A
-//     microbatch commits once, after all its files, and may cover many.
+//     streaming Parquet files, built in unlinked temporary files
+//     (Config.TempDir), as they arrive (quiet topics wait as copies and are
+//     packed together); a file is uploaded when it reaches
+//     Config.TargetFileBytes, and when the row groups being built hold
+//     Config.MaxBufferBytes they are flushed early, then the largest files
+//     finished early (fileBuffer). A microbatch commits once, after all its
+//     files, and may cover many.
+//   - Each partition's Kafka topic ID is recorded beside its offset
+//     (topicid.go): a recreated topic is detected even when its offsets
+//     did not go backwards.
 //   - Files are sorted by (topic, ingest_ts): ingest_ts is fixed per
 //     microbatch and no file spans two; every file has stats on both.
 //   - Every row keeps the record's key, value and headers byte for byte.

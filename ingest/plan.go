@@ -35,6 +35,9 @@ type PartitionPlan struct {
 	// Reset is set when OffsetResetRestart sent the partition back to its
 	// log start.
 	Reset bool `json:"reset,omitempty"`
+	// TopicID is the broker's topic ID (base64; "" when the broker has
+	// none), which the first commit covering the partition records.
+	TopicID string `json:"topic_id,omitempty"`
 }
 
 // Pending is the number of offsets the plan reads from the partition.
@@ -70,22 +73,26 @@ func (p *ReadPlan) Pending() int64 {
 // wrote), so a lower version is legal; sluice's merge orders rows by ordering
 // key, not offset, so the re-read offsets of the new topic cannot be mistaken
 // for the old ones. Offsets alone cannot detect a recreated topic that
-// already holds more records than were ingested from the old one.
-//
-// TODO(issue 4): record each topic's Kafka topic ID (kadm TopicDetail.ID)
-// in a per-topic domain of the raw table when a partition is first
-// committed, and compare it at plan time, to catch that case too.
+// already holds more records than were ingested from the old one: the raw
+// table also records the Kafka topic ID of each partition's offsets
+// (topicid.go), and a different ID at plan time is reported the same way
+// (RecordedTopicID set).
 type OffsetResetError struct {
 	Topic     string
 	Partition int32
 	Committed int64 // txn version in the raw table
 	LogStart  int64
 	End       int64 // last stable offset
+	// RecordedTopicID and TopicID are set when the topic's ID changed
+	// (deleted and recreated) whatever the offsets.
+	RecordedTopicID, TopicID string
 }
 
 func (e *OffsetResetError) Error() string {
 	why := "below the log start (records deleted before ingest)"
-	if e.Committed+1 > e.End {
+	if e.RecordedTopicID != "" {
+		why = fmt.Sprintf("from topic ID %s, the topic now has ID %s (recreated)", e.RecordedTopicID, e.TopicID)
+	} else if e.Committed+1 > e.End {
 		why = "beyond the end (topic recreated?)"
 	}
 	return fmt.Sprintf("topic %s partition %d: recorded offset %d is %s: log start %d, end %d; set on-offset-reset=restart to re-read it from the start",
@@ -144,7 +151,10 @@ func plan(ctx context.Context, adm *kadm.Client, r *resolved, snap *lakelog.Snap
 		return nil, fmt.Errorf("list end offsets: %w", err)
 	}
 	for _, topic := range topics {
+		id := brokerTopicID(details[topic])
 		for part := range details[topic].Partitions {
+			recorded := recordedTopicID(snap, topic, part)
+			recreated := id != "" && recorded != "" && id != recorded
 			if !r.ownsPartition(topic, part) {
 				continue
 			}
@@ -159,16 +169,20 @@ func plan(ctx context.Context, adm *kadm.Client, r *resolved, snap *lakelog.Snap
 			if e.Err != nil {
 				return nil, fmt.Errorf("topic %s partition %d: end offset: %w", topic, part, e.Err)
 			}
-			pp := PartitionPlan{Topic: topic, Partition: part, Committed: -1, LogStart: s.Offset, StableEnd: e.Offset, Start: s.Offset, End: e.Offset}
+			pp := PartitionPlan{Topic: topic, Partition: part, Committed: -1, LogStart: s.Offset, StableEnd: e.Offset, Start: s.Offset, End: e.Offset, TopicID: id}
 			if snap != nil {
 				if v, ok := snap.AppVersion(schemas.IngestAppID(topic, part)); ok {
 					pp.Committed = v
 					pp.Start = v + 1
 				}
 			}
-			if pp.Start < pp.LogStart || pp.Start > pp.StableEnd {
+			if pp.Start < pp.LogStart || pp.Start > pp.StableEnd || (recreated && pp.Committed >= 0) {
 				if r.OnOffsetReset != OffsetResetRestart {
-					return nil, &OffsetResetError{Topic: topic, Partition: part, Committed: pp.Committed, LogStart: pp.LogStart, End: pp.StableEnd}
+					oe := &OffsetResetError{Topic: topic, Partition: part, Committed: pp.Committed, LogStart: pp.LogStart, End: pp.StableEnd}
+					if recreated {
+						oe.RecordedTopicID, oe.TopicID = recorded, id
+					}
+					return nil, oe
 				}
 				pp.Start, pp.Reset = pp.LogStart, true
 			}

@@ -151,12 +151,20 @@ func headersJSON(hs []kgo.RecordHeader) string {
 
 // row returns the raw row in RawSchema order.
 func (r *rawRecord) row(topic string, ingestTS time.Time, batchID string) []any {
-	row := []any{
-		topic, ingestTS, r.partition, r.offset,
-		nil, nilIfNoBytes(r.key), nilIfNoBytes(r.value),
-		nil, nil, nil, nil, nil, nil, nil, nil, nil,
-		batchID, nil,
-	}
+	return r.fillRow(make([]any, rawColumns), topic, ingestTS, batchID)
+}
+
+// rawColumns is the number of columns of RawSchema.
+const rawColumns = 18
+
+// fillRow writes the raw row into row (rawColumns long) and returns it.
+// The shared values come boxed (any), so that a microbatch boxes its
+// ingest_ts and batch id once rather than per row.
+func (r *rawRecord) fillRow(row []any, topic, ingestTS, batchID any) []any {
+	row[0], row[1], row[2], row[3] = topic, ingestTS, r.partition, r.offset
+	row[4], row[5], row[6] = nil, nilIfNoBytes(r.key), nilIfNoBytes(r.value)
+	clear(row[7:])
+	row[16] = batchID
 	if !r.kafkaTS.IsZero() {
 		row[4] = r.kafkaTS.UTC().Truncate(time.Microsecond)
 	}

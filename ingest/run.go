@@ -59,7 +59,8 @@ func Run(ctx context.Context, cfg Config, table, deadLetters *lakelog.Table, log
 		return rep, err
 	}
 	rn := &runner{cfg: r, log: logger, table: table, dlTable: deadLetters, adm: adm, rep: rep,
-		buf: newFileBuffer(table.Store(), r.TargetFileBytes, r.MaxBufferBytes)}
+		buf: newFileBuffer(table.Store(), r.TempDir, r.TargetFileBytes, r.MaxBufferBytes)}
+	defer func() { rn.buf.discard() }()
 	var last *ReadPlan
 	for attempt := 0; ; attempt++ {
 		t0 := time.Now()
@@ -81,7 +82,8 @@ func Run(ctx context.Context, cfg Config, table, deadLetters *lakelog.Table, log
 		logger.Info("lost a commit race, re-planning", "err", err)
 		// The unfinished files of the lost microbatch are dropped; the
 		// finished ones are orphans VACUUM removes.
-		rn.buf = newFileBuffer(table.Store(), r.TargetFileBytes, r.MaxBufferBytes)
+		rn.buf.discard()
+		rn.buf = newFileBuffer(table.Store(), r.TempDir, r.TargetFileBytes, r.MaxBufferBytes)
 		if snap, err = table.Snapshot(ctx); err != nil {
 			return rep, fmt.Errorf("raw table snapshot: %w", err)
 		}
@@ -140,6 +142,7 @@ type partState struct {
 	// deadCommitted is the dead-letter table's txn version, -1 none.
 	deadCommitted int64
 	deadInBatch   bool
+	topicID       string // the broker's, "" when it has none
 }
 
 func (p *partState) done() bool { return p.next >= p.end }
@@ -213,7 +216,7 @@ func (rn *runner) read(ctx context.Context, snap *lakelog.Snapshot, p *ReadPlan)
 			continue
 		}
 		tp := topicPartition{pp.Topic, pp.Partition}
-		parts[tp] = &partState{tp: tp, next: pp.Start, end: pp.End, last: -1, logStart: pp.LogStart, deadCommitted: -1}
+		parts[tp] = &partState{tp: tp, next: pp.Start, end: pp.End, last: -1, logStart: pp.LogStart, deadCommitted: -1, topicID: pp.TopicID}
 		if offsets[pp.Topic] == nil {
 			offsets[pp.Topic] = make(map[int32]kgo.Offset)
 		}

@@ -390,15 +390,7 @@ func TestTopicRecreated(t *testing.T) {
 	if _, err := Run(ctx, cfg, raw, dead, testLogger(t)); err != nil {
 		t.Fatal(err)
 	}
-	cl, _ := kgo.NewClient(kgo.SeedBrokers(brokers...))
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	if _, err := adm.DeleteTopics(ctx, "srv.a.t"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "srv.a.t"); err != nil {
-		t.Fatal(err)
-	}
+	recreateTopic(t, brokers, "srv.a.t")
 	produce(t, brokers, recs[:3]...)
 
 	_, err := Run(ctx, cfg, raw, dead, testLogger(t))
@@ -425,6 +417,72 @@ func TestTopicRecreated(t *testing.T) {
 	if v, _ := snap.AppVersion("sluice-ingest|srv.a.t|0"); v != 2 {
 		t.Errorf("txn version after restart = %d, want 2 (moved backwards)", v)
 	}
+}
+
+// TestTopicRecreatedWithMoreRecords recreates a topic that then holds more
+// records than were ingested from the old one: the recorded offset still
+// fits the new partition, and only the recorded topic ID tells.
+func TestTopicRecreatedWithMoreRecords(t *testing.T) {
+	ctx := context.Background()
+	brokers := newCluster(t, 1)
+	var recs []*kgo.Record
+	for i := 0; i < 20; i++ {
+		recs = append(recs, rec("srv.a.t", 0, "k", pgEvent("t", i, 1, uint64(i))))
+	}
+	produce(t, brokers, recs[:5]...)
+	raw, dead := newTables()
+	cfg := testConfig(brokers, `srv\..*`)
+	if _, err := Run(ctx, cfg, raw, dead, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	oldID := recreateTopic(t, brokers, "srv.a.t")
+	produce(t, brokers, recs...) // 20 records: offset 4 (committed) + 1 fits
+
+	_, err := Run(ctx, cfg, raw, dead, testLogger(t))
+	var reset *OffsetResetError
+	if !errors.As(err, &reset) || reset.Topic != "srv.a.t" || reset.Committed != 4 {
+		t.Fatalf("err = %v, want *OffsetResetError for srv.a.t committed 4", err)
+	}
+	if want := oldID.String(); reset.RecordedTopicID != want || reset.TopicID == want || reset.TopicID == "" {
+		t.Errorf("recorded topic ID %q, now %q; want the old topic's %q recorded and a new one now", reset.RecordedTopicID, reset.TopicID, want)
+	}
+	cfg.OnOffsetReset = OffsetResetRestart
+	rep, err := Run(ctx, cfg, raw, dead, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Records != 20 {
+		t.Errorf("records after restart = %d, want all 20 of the new topic", rep.Records)
+	}
+	// The new ID is recorded: the next run has nothing to reset.
+	cfg.OnOffsetReset = OffsetResetFail
+	if rep, err := Run(ctx, cfg, raw, dead, testLogger(t)); err != nil || rep.Records != 0 {
+		t.Errorf("run after restart: %d records, err %v; want 0, nil", rep.Records, err)
+	}
+}
+
+// recreateTopic deletes topic and creates it again with one partition; it
+// returns the deleted topic's ID.
+func recreateTopic(t *testing.T, brokers []string, topic string) kadm.TopicID {
+	t.Helper()
+	ctx := context.Background()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	details, err := adm.ListTopics(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.DeleteTopics(ctx, topic); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	return details[topic].ID
 }
 
 func TestNewTopicsAndPartitionsPickedUp(t *testing.T) {

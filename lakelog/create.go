@@ -64,6 +64,9 @@ func checkConfigurationSupported(p Protocol, m *Metadata) error {
 		return fmt.Errorf("metadata: delta.appendOnly=true needs writer feature %q", writeFeatureAppendOnly)
 	}
 	for _, key := range []string{"delta.enableChangeDataFeed", "delta.enableDeletionVectors", "delta.enableRowTracking", "delta.enableTypeWidening", "delta.enableInCommitTimestamps"} {
+		if key == "delta.enableDeletionVectors" && p.MinReaderVersion == 3 && slices.Contains(p.ReaderFeatures, FeatureDeletionVectors) && hasWriterFeature(p, FeatureDeletionVectors) {
+			continue // see deletionvector.go
+		}
 		if strings.EqualFold(m.Configuration[key], "true") {
 			return fmt.Errorf("metadata: %s=true is not supported by lakelog's writer", key)
 		}

@@ -66,7 +66,7 @@ const listAttempts = 4
 // the caller as errVersionsNotContiguous.
 func (t *Table) listLog(ctx context.Context, from int64) (*logListing, error) {
 	l, err := t.listLogOnce(ctx, from)
-	for attempt := 1; err == nil && attempt < listAttempts && l.hasGap(); attempt++ {
+	for attempt := 1; err == nil && attempt < listAttempts && l.hasGap(from); attempt++ {
 		var again *logListing
 		if again, err = t.listLogOnce(ctx, from); err == nil {
 			l.merge(again)
@@ -75,12 +75,15 @@ func (t *Table) listLog(ctx context.Context, from int64) (*logListing, error) {
 	return l, err
 }
 
-// hasGap reports a missing version between the smallest and the greatest
-// listed commit.
-func (l *logListing) hasGap() bool {
-	if len(l.commits) == 0 {
-		return false
-	}
+// hasGap reports a version missing between where the listing's reader
+// starts and the greatest listed commit. The start is from, for a listing
+// from a version on (Commits, or the checkpoint a _last_checkpoint hint
+// names); otherwise the newest listed checkpoint, which a snapshot of the
+// latest version replays from (older commits may be cleaned up); without
+// one, the smallest listed commit. A checkpoint stands in for the commit
+// file of its own version. The commit right after the start is as likely
+// to be missed by a racing listing as any other.
+func (l *logListing) hasGap(from int64) bool {
 	lo, hi := int64(-1), int64(-1)
 	for v := range l.commits {
 		if lo < 0 || v < lo {
@@ -88,7 +91,36 @@ func (l *logListing) hasGap() bool {
 		}
 		hi = max(hi, v)
 	}
-	return hi-lo+1 != int64(len(l.commits))
+	if hi < 0 {
+		return false
+	}
+	start := lo
+	if from > 0 {
+		start = from
+	} else {
+		newest := int64(-1)
+		for v := range l.checkpoints {
+			if v <= hi {
+				newest = max(newest, v)
+			}
+		}
+		if newest >= 0 {
+			start = newest
+		}
+	}
+	if start > hi {
+		return false
+	}
+	n := int64(0)
+	for v := range l.commits {
+		if v >= start {
+			n++
+		}
+	}
+	if !l.commits[start] && len(l.checkpoints[start]) > 0 {
+		n++
+	}
+	return n != hi-start+1
 }
 
 // merge adds what other listed and l did not.

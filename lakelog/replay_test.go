@@ -198,18 +198,16 @@ func (s *racyListStore) List(ctx context.Context, prefix string) iter.Seq2[blob.
 	}
 }
 
-// TestListingRaceGapIsRelisted: a listing that misses a commit between two
-// it did list is read again, so Snapshot and Commits see every version; a
-// gap that is really there is still an error.
-func TestListingRaceGapIsRelisted(t *testing.T) {
+// createWithFiles creates table and commits n appends of one file each
+// (versions 1 to n).
+func createWithFiles(t *testing.T, table *Table, n int) {
+	t.Helper()
 	ctx := context.Background()
-	mem := memblob.New()
-	table := Open(mem, Options{})
 	snap, err := table.Create(ctx, Metadata{SchemaString: testSchema}, rawTableProtocol)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 3 {
+	for i := range n {
 		tx := snap.Begin("WRITE")
 		tx.Add(&Add{Path: fmt.Sprintf("f%d.parquet", i), Size: 1, ModificationTime: 1, DataChange: true})
 		if _, err := tx.Commit(ctx); err != nil {
@@ -219,6 +217,16 @@ func TestListingRaceGapIsRelisted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestListingRaceGapIsRelisted: a listing that misses a commit between two
+// it did list is read again, so Snapshot and Commits see every version; a
+// gap that is really there is still an error.
+func TestListingRaceGapIsRelisted(t *testing.T) {
+	ctx := context.Background()
+	mem := memblob.New()
+	table := Open(mem, Options{})
+	createWithFiles(t, table, 3)
 	racy := &racyListStore{Store: mem, drop: commitKey(1)}
 	got, err := Open(racy, Options{}).Snapshot(ctx)
 	if err != nil {
@@ -247,5 +255,48 @@ func TestListingRaceGapIsRelisted(t *testing.T) {
 	}
 	if _, err := Open(mem, Options{}).Snapshot(ctx); !errors.Is(err, errVersionsNotContiguous) {
 		t.Fatalf("snapshot over a real gap: %v, want errVersionsNotContiguous", err)
+	}
+}
+
+// TestListingRaceMissesFirstCommit: the commit a racing listing misses can
+// be the first one its reader needs, with nothing listed below it to show
+// a gap: the one right after `after` for Commits (merge reading what ingest
+// is writing), or the one right after the newest checkpoint when the log
+// before it was cleaned up. Both are listed again.
+func TestListingRaceMissesFirstCommit(t *testing.T) {
+	ctx := context.Background()
+	mem := memblob.New()
+	table := Open(mem, Options{CheckpointInterval: 5})
+	createWithFiles(t, table, 7)
+	if _, err := mem.Stat(ctx, logDir+"00000000000000000005.checkpoint.parquet"); err != nil {
+		t.Fatalf("checkpoint at 5: %v", err)
+	}
+
+	racy := &racyListStore{Store: mem, drop: commitKey(4)}
+	var versions []int64
+	for c, err := range Open(racy, Options{}).Commits(ctx, 3, -1) {
+		if err != nil {
+			t.Fatalf("commits after 3 over a listing missing 4: %v", err)
+		}
+		versions = append(versions, c.Version)
+	}
+	if fmt.Sprint(versions) != "[4 5 6 7]" {
+		t.Fatalf("commits after 3 = %v, want [4 5 6 7]", versions)
+	}
+
+	// Cleaned up to the checkpoint, without a hint: the listing from 0
+	// finds checkpoint 5 and, having missed 6, commit 7 only.
+	for _, k := range []string{logDir + "_last_checkpoint", commitKey(0), commitKey(1), commitKey(2), commitKey(3), commitKey(4), commitKey(5)} {
+		if err := mem.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	racy = &racyListStore{Store: mem, drop: commitKey(6)}
+	got, err := Open(racy, Options{}).Snapshot(ctx)
+	if err != nil {
+		t.Fatalf("snapshot over a listing missing the commit after the checkpoint: %v", err)
+	}
+	if got.Version() != 7 || len(got.Files()) != 7 {
+		t.Fatalf("snapshot at %d with %d files, want 7 and 7", got.Version(), len(got.Files()))
 	}
 }

@@ -139,7 +139,7 @@ func TestCreateRefuses(t *testing.T) {
 	}{
 		{name: "unknown writer feature", proto: Protocol{MinReaderVersion: 1, MinWriterVersion: 7, WriterFeatures: []string{"appendOnly", "rowTracking"}}, wantFeature: "rowTracking"},
 		{name: "legacy writer 4", proto: Protocol{MinReaderVersion: 1, MinWriterVersion: 4}, wantFeature: "checkConstraints"},
-		{name: "reader feature", proto: Protocol{MinReaderVersion: 3, MinWriterVersion: 7, ReaderFeatures: []string{"deletionVectors"}, WriterFeatures: []string{"deletionVectors"}}, wantFeature: "deletionVectors"},
+		{name: "reader feature", proto: Protocol{MinReaderVersion: 3, MinWriterVersion: 7, ReaderFeatures: []string{"typeWidening"}, WriterFeatures: []string{"typeWidening"}}, wantFeature: "typeWidening"},
 		{name: "column mapping reader 2", proto: Protocol{MinReaderVersion: 2, MinWriterVersion: 5}, wantFeature: "columnMapping"},
 		{name: "domain without feature", proto: Protocol{MinReaderVersion: 1, MinWriterVersion: 7, WriterFeatures: []string{"appendOnly"}}, domains: []DomainMetadata{dm}},
 		{name: "domain on legacy protocol", proto: Protocol{MinReaderVersion: 1, MinWriterVersion: 2}, domains: []DomainMetadata{dm}},

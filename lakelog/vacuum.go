@@ -80,8 +80,9 @@ type VacuumReport struct {
 // It refuses, deleting nothing, a table whose write protocol lakelog does
 // not support (*UnsupportedFeatureError; also what §VACUUM Protocol Check
 // asks), a retention below opts.MinRetention without opts.Force, and a
-// table whose live references it cannot map to store keys (absolute paths,
-// deletion-vector files).
+// table whose live references it cannot map to store keys (absolute paths
+// of data or deletion-vector files). Deletion-vector files are kept while
+// an add, or a remove younger than the retention, names them.
 //
 // Idempotent: deleting a missing file is not an error, so a run that
 // failed part-way can simply be rerun. On error the report lists the files
@@ -164,12 +165,17 @@ func vacuumReferences(s *Snapshot, cutoff time.Time) (map[string]bool, error) {
 		if strings.Contains(key, "://") || strings.HasPrefix(key, "/") || strings.HasPrefix(key, "file:") {
 			return fmt.Errorf("file %s: absolute path: %w", path, errUnmappedReference)
 		}
-		// TODO(vacuum): keep deletion-vector files (<prefix>/deletion_vector_<uuid>.bin,
-		// Z85-decoded); until then refuse tables that use them.
-		if dv != nil && dv.StorageType != "i" {
-			return fmt.Errorf("file %s: deletion vector file: %w", path, errUnmappedReference)
-		}
 		keep[key] = true
+		// The DV file (<prefix>/deletion_vector_<uuid>.bin) lives as long
+		// as a file that names it; an absolute DV path is refused, as an
+		// absolute data path is.
+		dvKey, err := dv.StoreKey()
+		if err != nil {
+			return fmt.Errorf("file %s: %w", path, err)
+		}
+		if dvKey != "" {
+			keep[dvKey] = true
+		}
 		return nil
 	}
 	for _, a := range s.Files() {

@@ -435,3 +435,35 @@ func TestIsHiddenKey(t *testing.T) {
 		}
 	}
 }
+
+func TestVacuumKeepsDeletionVectorFiles(t *testing.T) {
+	ctx := context.Background()
+	store := newAgedStore()
+	// "HelloWorld" is the Z85 spec's test vector for 86 4F D2 6F B5 59 F7 5B.
+	const live = "ab/deletion_vector_864fd26f-b559-f75b-864f-d26fb559f75b.bin"
+	const orphan = "deletion_vector_00000000-0000-0000-0000-000000000000.bin"
+	table := rawTable(t, store, `{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["deletionVectors"],"writerFeatures":["deletionVectors"]}}`, rawMetadata,
+		`{"add":{"path":"part-0.parquet","partitionValues":{},"size":1,"modificationTime":0,"dataChange":true,"stats":"{\"numRecords\":3}","deletionVector":{"storageType":"u","pathOrInlineDv":"abHelloWorldHelloWorld","offset":1,"sizeInBytes":10,"cardinality":1}}}`)
+	for _, k := range []string{"part-0.parquet", live, orphan} {
+		putFile(t, store, k, 1)
+		store.age(k, vacuumNow.Add(-30*24*time.Hour))
+	}
+	r, err := table.Vacuum(ctx, VacuumOptions{Execute: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := reportKeys(r), []string{orphan}; !slices.Equal(got, want) {
+		t.Fatalf("vacuumed %v, want %v", got, want)
+	}
+	if got := storeKeys(t, store); !slices.Contains(got, live) || slices.Contains(got, orphan) {
+		t.Fatalf("store holds %v", got)
+	}
+
+	// An absolute DV path cannot be proven outside the table: refused.
+	store = newAgedStore()
+	table = rawTable(t, store, `{"protocol":{"minReaderVersion":3,"minWriterVersion":7,"readerFeatures":["deletionVectors"],"writerFeatures":["deletionVectors"]}}`, rawMetadata,
+		`{"add":{"path":"part-0.parquet","partitionValues":{},"size":1,"modificationTime":0,"dataChange":true,"deletionVector":{"storageType":"p","pathOrInlineDv":"s3://b/t/dv.bin","offset":1,"sizeInBytes":10,"cardinality":1}}}`)
+	if _, err := table.Vacuum(ctx, VacuumOptions{}); !errors.Is(err, errUnmappedReference) {
+		t.Fatalf("err = %v, want a refusal of the absolute DV path", err)
+	}
+}

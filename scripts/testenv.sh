@@ -115,9 +115,11 @@ start_postgres() {
 		cat "$d/initdb.log" >&2
 		die "initdb failed"
 	}
+	# go test ./... runs one package per CPU against this one server, each
+	# with pools sized by its CPU count: room for many connections.
 	(cd "$d" && as_postgres "$PGBIN/pg_ctl" -D "$d/data" -l "$d/server.log" -w -t 60 start \
 		-o "-p $PG_PORT -k $d -c listen_addresses=127.0.0.1 -c wal_level=logical \
--c max_replication_slots=20 -c max_wal_senders=20 -c fsync=off -c full_page_writes=off" \
+-c max_replication_slots=20 -c max_wal_senders=20 -c max_connections=400 -c fsync=off -c full_page_writes=off" \
 		>"$d/pg_ctl.log" 2>&1) || die "PostgreSQL did not start (see $d/server.log)"
 	head -1 "$d/data/postmaster.pid" >"$d/pid"
 	wait_until PostgreSQL 60 "$d/pid" "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -U postgres
@@ -139,7 +141,7 @@ start_mariadb() {
 		--socket="$d/sock" --pid-file="$d/mariadbd.pid" --bind-address=127.0.0.1 --port="$MY_PORT" \
 		--skip-name-resolve --server-id=1 --log-bin="$d/data/binlog" --binlog-format=ROW \
 		--binlog-row-image=FULL --binlog-row-metadata=FULL --innodb-flush-log-at-trx-commit=0 \
-		--sync-binlog=0 --innodb-buffer-pool-size=64M --innodb-log-file-size=8M
+		--sync-binlog=0 --innodb-buffer-pool-size=64M --innodb-log-file-size=8M --max-connections=500
 }
 
 wait_mariadb() {

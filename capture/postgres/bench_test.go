@@ -35,7 +35,8 @@ func benchCapture(b *testing.B, rate int) {
 	dsn := testDB(b)
 	execSQL(b, dsn, `CREATE TABLE bench (id bigint PRIMARY KEY, aid int, bid int, delta int, note text, at timestamptz DEFAULT now())`)
 	prefix := testenv.UniqueName("bench")
-	pgCfg := Config{DSN: dsn, SlotName: "s_bench", Publication: "p_bench", AllTables: true, TopicPrefix: prefix}
+	slot := testSlot("s_bench")
+	pgCfg := Config{DSN: dsn, SlotName: slot, Publication: "p_bench", AllTables: true, TopicPrefix: prefix}
 	kcfg := capture.Config{Kafka: capture.KafkaConfig{Brokers: brokers}, SourceName: prefix, TopicPrefix: prefix, AutoCreateTopics: true}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -46,7 +47,7 @@ func benchCapture(b *testing.B, rate int) {
 	defer src.Close()
 	runDone := make(chan error, 1)
 	go func() { runDone <- capture.Run(ctx, src, kcfg, nil) }()
-	waitSlot(b, dsn, "s_bench")
+	waitSlot(b, dsn, slot)
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(prefix+".public.bench"),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -143,7 +144,8 @@ func benchBacklog(b *testing.B, perTxn int) {
 	dsn := testDB(b)
 	execSQL(b, dsn, `CREATE TABLE bench (id bigint PRIMARY KEY, aid int, bid int, delta int, note text, at timestamptz DEFAULT now())`)
 	prefix := testenv.UniqueName("backlog")
-	pgCfg := Config{DSN: dsn, SlotName: "s_backlog", Publication: "p_backlog", AllTables: true, TopicPrefix: prefix}
+	slot := testSlot("s_backlog")
+	pgCfg := Config{DSN: dsn, SlotName: slot, Publication: "p_backlog", AllTables: true, TopicPrefix: prefix}
 	kcfg := capture.Config{Kafka: capture.KafkaConfig{Brokers: brokers}, SourceName: prefix, TopicPrefix: prefix, AutoCreateTopics: true}
 
 	// Create the slot (first run), stop, write the backlog, then time a
@@ -159,7 +161,7 @@ func benchBacklog(b *testing.B, perTxn int) {
 	}
 	ctx1, cancel1 := context.WithCancel(context.Background())
 	done1, src1 := run(ctx1)
-	waitSlot(b, dsn, "s_backlog")
+	waitSlot(b, dsn, slot)
 	cancel1()
 	if err := <-done1; err != nil {
 		b.Fatal(err)
@@ -191,11 +193,24 @@ func benchBacklog(b *testing.B, perTxn int) {
 	start := time.Now()
 	done, src := run(ctx)
 	defer src.Close()
+	// A capture that fails ends the wait at once: Run returns only when
+	// cancelled or on an error, and polling on would wait out ctx.
+	runErr := make(chan error, 1)
+	go func() {
+		err := <-done
+		runErr <- err
+		cancel()
+	}()
 	got := 0
 	for got < b.N {
 		fs := cl.PollFetches(ctx)
 		if ctx.Err() != nil {
-			b.Fatalf("consumed %d of %d", got, b.N)
+			select {
+			case err := <-runErr:
+				b.Fatalf("capture ended after %d of %d events: %v", got, b.N, err)
+			default:
+				b.Fatalf("consumed %d of %d", got, b.N)
+			}
 		}
 		fs.EachRecord(func(*kgo.Record) { got++ })
 	}
@@ -205,7 +220,9 @@ func benchBacklog(b *testing.B, perTxn int) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(cpu.Seconds()*1000/float64(b.N), "cpu-s/1k-events")
 	cancel()
-	<-done
+	if err := <-runErr; err != nil {
+		b.Fatal(err)
+	}
 }
 
 // processCPU is this process's user+system CPU time so far.

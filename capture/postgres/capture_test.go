@@ -163,10 +163,11 @@ func TestCaptureToKafka(t *testing.T) {
 		`ALTER TABLE t2 REPLICA IDENTITY FULL`,
 	)
 	prefix := testenv.UniqueName("pfx")
-	pgCfg := Config{DSN: dsn, SlotName: "s_e2e", Publication: "p_e2e", Tables: []string{"public.t1", "public.t2"}, TopicPrefix: prefix}
+	slot := testSlot("s_e2e")
+	pgCfg := Config{DSN: dsn, SlotName: slot, Publication: "p_e2e", Tables: []string{"public.t1", "public.t2"}, TopicPrefix: prefix}
 	kcfg := capture.Config{Kafka: capture.KafkaConfig{Brokers: brokers}, SourceName: prefix, TopicPrefix: prefix, AutoCreateTopics: true}
 	stop := runCapture(t, pgCfg, kcfg)
-	waitSlot(t, dsn, "s_e2e")
+	waitSlot(t, dsn, slot)
 
 	bigSQL := `(SELECT string_agg(md5(i::text), '') FROM generate_series(1, 1000) i)`
 	execSQL(t, dsn,

@@ -128,15 +128,18 @@ type slotState struct {
 	Exists         bool
 	ConfirmedFlush uint64
 	Lost           bool
+	// Database is the database the slot decodes ("" for a physical slot).
+	// Slot names are global to the server, so a slot of the configured
+	// name may belong to another database.
+	Database string
 }
 
 func (c *catalog) slot(ctx context.Context, name string) (slotState, error) {
 	var s slotState
-	var flush *string
-	var walStatus *string
+	var flush, walStatus, database *string
 	err := c.pool.QueryRow(ctx,
-		`SELECT confirmed_flush_lsn::text, wal_status FROM pg_replication_slots WHERE slot_name = $1`, name,
-	).Scan(&flush, &walStatus)
+		`SELECT confirmed_flush_lsn::text, wal_status, database::text FROM pg_replication_slots WHERE slot_name = $1`, name,
+	).Scan(&flush, &walStatus, &database)
 	if err == pgx.ErrNoRows {
 		return s, nil
 	}
@@ -144,6 +147,9 @@ func (c *catalog) slot(ctx context.Context, name string) (slotState, error) {
 		return s, fmt.Errorf("look up slot %q: %w", name, err)
 	}
 	s.Exists = true
+	if database != nil {
+		s.Database = *database
+	}
 	s.Lost = walStatus != nil && *walStatus == "lost"
 	if flush != nil {
 		lsn, err := parseLSN(*flush)

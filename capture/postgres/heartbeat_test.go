@@ -33,10 +33,11 @@ func confirmedFlush(t *testing.T, dsn, slot string) uint64 {
 func TestSlotAdvancesOnlyAfterAckAndWhenIdle(t *testing.T) {
 	dsn := testDB(t)
 	execSQL(t, dsn, `CREATE TABLE h (id int PRIMARY KEY)`)
-	cfg := Config{DSN: dsn, SlotName: "s_hb", Publication: "p_hb", AllTables: true, TopicPrefix: "pfx",
+	slot := testSlot("s_hb")
+	cfg := Config{DSN: dsn, SlotName: slot, Publication: "p_hb", AllTables: true, TopicPrefix: "pfx",
 		StatusInterval: 50 * time.Millisecond, HeartbeatInterval: 50 * time.Millisecond}
 	s := startStream(t, cfg, "")
-	waitSlot(t, dsn, "s_hb")
+	waitSlot(t, dsn, slot)
 	execSQL(t, dsn, `INSERT INTO h VALUES (1)`)
 	batches, _ := s.collect(t, 1)
 	end, err := parseLSN(batches[0].Position)
@@ -46,7 +47,7 @@ func TestSlotAdvancesOnlyAfterAckAndWhenIdle(t *testing.T) {
 
 	// Many status intervals and heartbeats pass; nothing was acked.
 	time.Sleep(time.Second)
-	if got := confirmedFlush(t, dsn, "s_hb"); got >= end {
+	if got := confirmedFlush(t, dsn, slot); got >= end {
 		t.Fatalf("slot confirmed %s before the batch ending at %s was acked", formatLSN(got), formatLSN(end))
 	}
 
@@ -65,7 +66,7 @@ func TestSlotAdvancesOnlyAfterAckAndWhenIdle(t *testing.T) {
 	}
 	target, _ := parseLSN(walNow)
 	for range 600 {
-		if confirmedFlush(t, dsn, "s_hb") >= target {
+		if confirmedFlush(t, dsn, slot) >= target {
 			lag, err := s.src.SlotLag(ctx)
 			if err != nil || lag < 0 {
 				t.Fatalf("SlotLag = %d, %v", lag, err)
@@ -74,5 +75,5 @@ func TestSlotAdvancesOnlyAfterAckAndWhenIdle(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("idle slot never advanced to %s (at %s)", walNow, formatLSN(confirmedFlush(t, dsn, "s_hb")))
+	t.Fatalf("idle slot never advanced to %s (at %s)", walNow, formatLSN(confirmedFlush(t, dsn, slot)))
 }

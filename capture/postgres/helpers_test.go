@@ -38,14 +38,34 @@ func testDB(t testing.TB) string {
 	t.Cleanup(func() {
 		c, err := pgx.Connect(ctx, admin)
 		if err != nil {
+			t.Errorf("drop database %s: %v", name, err)
 			return
 		}
 		defer c.Close(ctx)
-		_, _ = c.Exec(ctx, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1 AND NOT active`, name)
-		_, _ = c.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
+		// DROP DATABASE drops the database's slots, but refuses while one
+		// is active: a walsender can outlive its capture for a moment (a
+		// killed process, a Stream that ended on an error). A slot left
+		// behind would retain WAL on the server every package shares.
+		deadline := time.Now().Add(time.Minute)
+		for {
+			_, err := c.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)")
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("drop database %s: %v", name, err)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 	})
 	return u.String()
 }
+
+// testSlot returns a replication slot name for one test run. Slot names
+// are global to the server (not per database), and every package's tests
+// share it: a fixed name could pick up a slot an earlier test left.
+func testSlot(prefix string) string { return testenv.UniqueName(prefix) }
 
 func execSQL(t testing.TB, dsn string, stmts ...string) {
 	t.Helper()
@@ -98,8 +118,13 @@ func (s *streamer) stop() {
 	s.src.Close()
 }
 
-// waitSlot blocks until the slot exists, so that writes after it are
-// captured.
+// waitSlot blocks until a walsender streams from the slot, so that writes
+// after it are captured. The slot shows up in pg_replication_slots, active,
+// as soon as its creation starts; until the creation has found its
+// consistent point (it waits for every transaction running on the server,
+// other packages' included) commits are not decoded, and cancelling the
+// creation drops the slot. A walsender past START_REPLICATION (state
+// catchup or streaming) is past both.
 func waitSlot(t testing.TB, dsn, slot string) {
 	t.Helper()
 	ctx := context.Background()
@@ -108,15 +133,17 @@ func waitSlot(t testing.TB, dsn, slot string) {
 		t.Fatalf("connect: %v", err)
 	}
 	defer conn.Close(ctx)
-	for range 300 {
-		var active bool
-		err := conn.QueryRow(ctx, `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&active)
-		if err == nil && active {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		var streaming bool
+		err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid
+			WHERE s.slot_name = $1 AND r.state IN ('catchup', 'streaming'))`, slot).Scan(&streaming)
+		if err == nil && streaming {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("slot %s never became active", slot)
+	t.Fatalf("slot %s never streamed", slot)
 }
 
 // collect reads batches until n changes arrived.

@@ -28,11 +28,12 @@ func TestKcatReadsCaptureTopics(t *testing.T) {
 	dsn := testDB(t)
 	execSQL(t, dsn, `CREATE TABLE k (id int PRIMARY KEY, v text, n numeric(8,2))`)
 	prefix := testenv.UniqueName("kcat")
-	pgCfg := Config{DSN: dsn, SlotName: "s_kcat", Publication: "p_kcat", Tables: []string{"public.k"}, TopicPrefix: prefix}
+	slot := testSlot("s_kcat")
+	pgCfg := Config{DSN: dsn, SlotName: slot, Publication: "p_kcat", Tables: []string{"public.k"}, TopicPrefix: prefix}
 	stats := &capture.Stats{}
 	kcfg := capture.Config{Kafka: capture.KafkaConfig{Brokers: brokers}, SourceName: prefix, TopicPrefix: prefix, AutoCreateTopics: true, Stats: stats}
 	stop := runCapture(t, pgCfg, kcfg)
-	waitSlot(t, dsn, "s_kcat")
+	waitSlot(t, dsn, slot)
 	execSQL(t, dsn,
 		`INSERT INTO k SELECT i, 'v' || i, i * 1.25 FROM generate_series(1, 30) i`,
 		`BEGIN; UPDATE k SET v = 'changed' WHERE id <= 5; DELETE FROM k WHERE id = 30; COMMIT`,

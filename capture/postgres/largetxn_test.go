@@ -18,13 +18,14 @@ func TestLargeTransactionInParts(t *testing.T) {
 	dsn := testDB(t)
 	execSQL(t, dsn, `CREATE TABLE big (id int PRIMARY KEY, v text)`)
 	prefix := testenv.UniqueName("large")
-	pgCfg := Config{DSN: dsn, SlotName: "s_large", Publication: "p_large", Tables: []string{"public.big"},
+	slot := testSlot("s_large")
+	pgCfg := Config{DSN: dsn, SlotName: slot, Publication: "p_large", Tables: []string{"public.big"},
 		TopicPrefix: prefix, MaxTxnChanges: 100}
 	stats := &capture.Stats{}
 	kcfg := capture.Config{Kafka: capture.KafkaConfig{Brokers: brokers}, SourceName: prefix, TopicPrefix: prefix,
 		AutoCreateTopics: true, Stats: stats}
 	stop := runCapture(t, pgCfg, kcfg)
-	waitSlot(t, dsn, "s_large")
+	waitSlot(t, dsn, slot)
 	execSQL(t, dsn,
 		`INSERT INTO big SELECT i, 'v' || i FROM generate_series(1, 1050) i`, // 11 parts
 		`UPDATE big SET v = 'u' WHERE id <= 200`,                             // 2 full parts, empty last

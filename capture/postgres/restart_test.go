@@ -23,7 +23,8 @@ func TestRestartExactlyOnce(t *testing.T) {
 			dsn := testDB(t)
 			execSQL(t, dsn, `CREATE TABLE r (id int PRIMARY KEY, v int)`)
 			prefix := testenv.UniqueName("pfx")
-			pgCfg := Config{DSN: dsn, SlotName: "s_restart", Publication: "p_restart", AllTables: true, TopicPrefix: prefix}
+			slot := testSlot("s_restart")
+			pgCfg := Config{DSN: dsn, SlotName: slot, Publication: "p_restart", AllTables: true, TopicPrefix: prefix}
 			kcfg := capture.Config{Kafka: capture.KafkaConfig{Brokers: brokers}, SourceName: prefix, TopicPrefix: prefix,
 				AutoCreateTopics: true, AtLeastOnce: atLeastOnce, MaxTxnRecords: 7}
 			const rounds, perRound = 4, 25
@@ -31,7 +32,7 @@ func TestRestartExactlyOnce(t *testing.T) {
 			for round := range rounds {
 				stop := runCapture(t, pgCfg, kcfg)
 				if round == 0 {
-					waitSlot(t, dsn, "s_restart")
+					waitSlot(t, dsn, slot)
 				}
 				var stmts []string
 				for range perRound {
@@ -98,14 +99,15 @@ func TestPositionLost(t *testing.T) {
 	dsn := testDB(t)
 	execSQL(t, dsn, `CREATE TABLE l (id int PRIMARY KEY)`)
 	prefix := testenv.UniqueName("pfx")
-	pgCfg := Config{DSN: dsn, SlotName: "s_lost", Publication: "p_lost", AllTables: true, TopicPrefix: prefix}
+	slot := testSlot("s_lost")
+	pgCfg := Config{DSN: dsn, SlotName: slot, Publication: "p_lost", AllTables: true, TopicPrefix: prefix}
 	kcfg := capture.Config{Kafka: capture.KafkaConfig{Brokers: brokers}, SourceName: prefix, TopicPrefix: prefix, AutoCreateTopics: true}
 	stop := runCapture(t, pgCfg, kcfg)
-	waitSlot(t, dsn, "s_lost")
+	waitSlot(t, dsn, slot)
 	execSQL(t, dsn, `INSERT INTO l VALUES (1)`)
 	consume(t, brokers, 1, prefix+".public.l")
 	stop()
-	dropSlotWhenInactive(t, dsn, "s_lost")
+	dropSlotWhenInactive(t, dsn, slot)
 
 	ctx := context.Background()
 	src, err := New(ctx, pgCfg, testLogger(t))

@@ -17,7 +17,10 @@ import (
 // Stream implements capture.Source. It creates the slot when it is missing
 // and from is empty, then decodes pgoutput until ctx is cancelled or an
 // error occurs. Transactions whose commit end LSN is at or before from are
-// skipped: they were delivered before.
+// skipped: they were delivered before. A slot that another walsender still
+// holds (a capture that just stopped or was killed) is waited for, up to
+// slotBusyWait; when Stream returns, its own walsender has released the
+// slot (up to slotReleaseWait).
 func (s *Source) Stream(ctx context.Context, from string, out chan<- capture.Batch) error {
 	if !s.streamed.CompareAndSwap(false, true) {
 		return errors.New("postgres: Stream called twice")
@@ -34,13 +37,17 @@ func (s *Source) Stream(ctx context.Context, from string, out chan<- capture.Bat
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.WithoutCancel(ctx))
+	// conn is replaced when START_REPLICATION is retried.
+	defer func() { s.closeReplication(ctx, conn) }()
 
 	slot, err := s.cat.slot(ctx, s.cfg.SlotName)
 	if err != nil {
 		return fmt.Errorf("postgres: %w", err)
 	}
 	switch {
+	case slot.Exists && slot.Database != s.dbName:
+		return fmt.Errorf("postgres: slot %q belongs to database %q, not %q (slot names are global to the server)",
+			s.cfg.SlotName, slot.Database, s.dbName)
 	case slot.Lost:
 		return fmt.Errorf("postgres: slot %q was invalidated (wal_status lost): %w", s.cfg.SlotName, capture.ErrPositionLost)
 	case !slot.Exists && from != "":
@@ -64,8 +71,7 @@ func (s *Source) Stream(ctx context.Context, from string, out chan<- capture.Bat
 		fmt.Sprintf("proto_version '%d'", s.cfg.ProtoVersion),
 		fmt.Sprintf("publication_names '%s'", s.cfg.Publication),
 	}
-	if err := pglogrepl.StartReplication(ctx, conn, s.cfg.SlotName, pglogrepl.LSN(fromLSN),
-		pglogrepl.StartReplicationOptions{PluginArgs: args}); err != nil {
+	if conn, err = s.startReplication(ctx, conn, fromLSN, args); err != nil {
 		if strings.Contains(err.Error(), "has already been removed") {
 			return fmt.Errorf("postgres: start replication on slot %q: %v: %w", s.cfg.SlotName, err, capture.ErrPositionLost)
 		}
@@ -102,6 +108,77 @@ func (s *Source) connectReplication(ctx context.Context) (*pgconn.PgConn, error)
 		return nil, fmt.Errorf("postgres: replication connect: %w", err)
 	}
 	return conn, nil
+}
+
+// slotBusyWait bounds how long Stream waits for a slot that another
+// walsender still holds. The walsender of a capture that just stopped, or
+// whose process was killed, ends asynchronously a moment after its
+// connection closed; a second capture really running on the slot is
+// reported once the wait is over.
+const slotBusyWait = 30 * time.Second
+
+// startReplication runs START_REPLICATION on conn and returns the
+// connection that streams. While the slot is active for another walsender
+// (SQLSTATE 55006 object_in_use) it retries on a new connection (after an
+// error the old one is left mid-protocol), up to slotBusyWait.
+func (s *Source) startReplication(ctx context.Context, conn *pgconn.PgConn, from uint64, args []string) (*pgconn.PgConn, error) {
+	deadline := time.Now().Add(slotBusyWait)
+	for {
+		err := pglogrepl.StartReplication(ctx, conn, s.cfg.SlotName, pglogrepl.LSN(from),
+			pglogrepl.StartReplicationOptions{PluginArgs: args})
+		var pgErr *pgconn.PgError
+		if err == nil || !errors.As(err, &pgErr) || pgErr.Code != "55006" || time.Now().After(deadline) {
+			return conn, err
+		}
+		s.logger.Info("replication slot in use; waiting for it to be released", "slot", s.cfg.SlotName, "detail", pgErr.Message)
+		_ = conn.Close(context.WithoutCancel(ctx))
+		select {
+		case <-ctx.Done():
+			return conn, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		next, err := s.connectReplication(ctx)
+		if err != nil {
+			return conn, err
+		}
+		conn = next
+	}
+}
+
+// slotReleaseWait bounds how long closeReplication waits for the server
+// to end the walsender.
+const slotReleaseWait = 10 * time.Second
+
+// closeReplication closes the replication connection and waits until the
+// server's walsender has released the slot, so that once Stream returns
+// the slot can be streamed again (a restart) or dropped (with its
+// database) at once: the server ends the walsender asynchronously, after
+// the connection closed, and until then the slot is active.
+func (s *Source) closeReplication(ctx context.Context, conn *pgconn.PgConn) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), slotReleaseWait)
+	defer cancel()
+	pid := conn.PID()
+	_ = conn.Close(ctx)
+	select {
+	case <-conn.CleanupDone():
+	case <-ctx.Done():
+		return
+	}
+	for {
+		var held bool
+		err := s.cat.pool.QueryRow(ctx,
+			`SELECT EXISTS (SELECT 1 FROM pg_replication_slots WHERE slot_name = $1 AND active_pid = $2)`,
+			s.cfg.SlotName, int32(pid)).Scan(&held)
+		if err != nil || !held {
+			return // released, or no way to tell (the catalog pool may be closed)
+		}
+		select {
+		case <-ctx.Done():
+			s.logger.Warn("walsender still holds the slot after the connection closed", "slot", s.cfg.SlotName, "pid", pid)
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // heartbeat writes a tiny non-transactional WAL record now and then. On a

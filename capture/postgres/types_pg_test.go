@@ -31,9 +31,10 @@ func TestTypesFromPostgres(t *testing.T) {
 			iv interval, j json, jb jsonb, u uuid, m mood, ia int4[], ta text[], b1 bit(1), b10 bit(10),
 			vb varbit, ip inet, cd cidr, mo money, dom posint, nul text, ma mood[])`,
 	)
-	cfg := Config{DSN: dsn, SlotName: "s_types", Publication: "p_types", AllTables: true, TopicPrefix: "pfx"}
+	slot := testSlot("s_types")
+	cfg := Config{DSN: dsn, SlotName: slot, Publication: "p_types", AllTables: true, TopicPrefix: "pfx"}
 	s := startStream(t, cfg, "")
-	waitSlot(t, dsn, "s_types")
+	waitSlot(t, dsn, slot)
 	execSQL(t, dsn, `INSERT INTO alltypes VALUES (
 		9223372036854775807, -3, 2147483647, -123.45, 12345678901234567890.0123456789, 1.5,
 		1.5, -2.25, true, 'hello', 'abc', 'ab', '\xdeadbeef',

@@ -30,7 +30,9 @@ type Store interface {
 	Get(ctx context.Context, key string) (io.ReadCloser, error)
 
 	// Put stores data at key, replacing any object there. Idempotent for the
-	// same data. Readers never observe a partially written object.
+	// same data. Readers never observe a partially written object. A store
+	// never keeps data (or a slice of it) after returning: callers may pass
+	// memory they release right after, such as a file mapping.
 	Put(ctx context.Context, key string, data []byte) error
 
 	// PutIfAbsent stores data at key only if no object exists there; if one

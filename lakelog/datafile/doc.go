@@ -19,7 +19,12 @@
 //     string bounds are 32-UTF-16-unit prefixes (max with a tie-break
 //     character), timestamp min is floored and max is ceiled to the
 //     millisecond, and a float column holding NaN or ±Inf gets no min/max.
-//   - A Writer is not safe for concurrent use; memory is bounded by the
-//     encoded file (which is uploaded from memory) plus one row group's
-//     column buffers.
+//   - A Writer is not safe for concurrent use; memory is bounded by one row
+//     group's column buffers plus the encoded file, which is in memory, or
+//     with Options.TempDir in an unlinked temporary file (mapped, not
+//     copied, for the upload).
+//   - zstd encoders are shared by all Writers of a level (codec.go): at most
+//     min(GOMAXPROCS, 8) per level exist, whatever the number of open
+//     Writers, and they compress pages to the same bytes as parquet-go's
+//     own codec.
 package datafile

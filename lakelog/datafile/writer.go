@@ -1,7 +1,6 @@
 package datafile
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/snappy"
 	"github.com/parquet-go/parquet-go/compress/uncompressed"
-	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/sluicehq/sluice/lakelog"
 	"github.com/sluicehq/sluice/lakelog/blob"
@@ -42,6 +40,12 @@ type Options struct {
 	DictionaryMaxBytes int64
 	// Now stamps Add.ModificationTime (default time.Now).
 	Now func() time.Time
+	// TempDir, when set, builds the file in an unlinked temporary file in
+	// that directory instead of in memory: an open Writer then holds only
+	// its current row group (see FlushRowGroup). FinishBytes reads the file
+	// back once, at its exact size; Finish maps it for the upload. Empty
+	// builds the file in memory.
+	TempDir string
 }
 
 const (
@@ -59,7 +63,7 @@ type Writer struct {
 	opts   Options
 	suffix string // file name suffix, by compression
 
-	out       bytes.Buffer
+	out       output
 	pw        *parquet.Writer
 	vals      [][]parquet.Value // per leaf column: the batched rows' values
 	starts    []int             // per leaf column: where the current row's values start
@@ -67,7 +71,6 @@ type Writer struct {
 	batched   int               // rows in vals
 	rows      int64
 	groupRows int
-	flushedAt int64 // out.Len() after the last row group flush
 	finished  bool
 }
 
@@ -101,7 +104,7 @@ func NewWriter(schema *lakelog.StructType, opts Options) (*Writer, error) {
 		} else if level > 4 {
 			level = 4
 		}
-		codec, suffix = &zstd.Codec{Level: zstd.Level(level)}, ".zstd.parquet"
+		codec, suffix = sharedZstd(level), ".zstd.parquet"
 	case "snappy":
 		codec, suffix = &snappy.Codec{}, ".snappy.parquet"
 	case "none":
@@ -114,6 +117,11 @@ func NewWriter(schema *lakelog.StructType, opts Options) (*Writer, error) {
 		return nil, err
 	}
 	w := &Writer{plan: p, opts: opts, suffix: suffix, vals: make([][]parquet.Value, p.numLeaf), starts: make([]int, p.numLeaf)}
+	if opts.TempDir != "" {
+		if err := w.out.spillTo(opts.TempDir); err != nil {
+			return nil, err
+		}
+	}
 	wopts := []parquet.WriterOption{
 		p.schema,
 		parquet.Compression(codec),
@@ -174,13 +182,35 @@ func (w *Writer) Write(row []any) error {
 		return err
 	}
 	// Size walks every column buffer, so it is checked per batch only.
-	if w.groupRows >= w.opts.RowGroupRows || w.pw.Size()-int64(w.out.Len()) >= w.opts.RowGroupBytes {
-		if err := w.pw.Flush(); err != nil {
-			w.finished = true
-			return fmt.Errorf("flush row group: %w", err)
-		}
-		w.groupRows = 0
+	if w.groupRows >= w.opts.RowGroupRows || w.BufferedBytes() >= w.opts.RowGroupBytes {
+		return w.flushRowGroup()
 	}
+	return nil
+}
+
+// FlushRowGroup ends the current row group early: its rows are encoded into
+// the file and its column buffers released. With Options.TempDir this moves
+// them out of memory; the file gets one more (smaller) row group. It does
+// nothing when the row group is empty.
+func (w *Writer) FlushRowGroup() error {
+	if w.finished {
+		return errors.New("flush after finish")
+	}
+	if err := w.flushBatch(); err != nil {
+		return err
+	}
+	if w.groupRows == 0 {
+		return nil
+	}
+	return w.flushRowGroup()
+}
+
+func (w *Writer) flushRowGroup() error {
+	if err := w.pw.Flush(); err != nil {
+		w.abort()
+		return fmt.Errorf("flush row group: %w", err)
+	}
+	w.groupRows = 0
 	return nil
 }
 
@@ -198,7 +228,7 @@ func (w *Writer) flushBatch() error {
 	for i, vs := range w.vals {
 		if _, err := cols[i].WriteRowValues(vs); err != nil {
 			// Rows may be half in the buffers: the file is unusable.
-			w.finished = true
+			w.abort()
 			return fmt.Errorf("write column %d: %w", i, err)
 		}
 		clear(vs) // drop references to the caller's strings
@@ -499,20 +529,66 @@ func (w *Writer) Rows() int64 { return w.rows }
 // group's buffered (uncompressed) size, for size-based file rolling.
 func (w *Writer) EstimatedSize() int64 { return w.pw.Size() }
 
+// BufferedBytes is the current row group's buffered size: what is not in
+// the file yet.
+func (w *Writer) BufferedBytes() int64 { return max(w.pw.Size()-w.out.n, 0) }
+
+// HeldBytes estimates the memory the Writer holds: its current row group
+// (twice the buffered size: column buffers grow by doubling, and pages wait
+// both encoded and compressed), the rows batched for the column writers,
+// and, when the file is built in memory, the encoded bytes with their
+// buffer's spare capacity.
+func (w *Writer) HeldBytes() int64 {
+	n := 2*w.BufferedBytes() + int64(cap(w.arena)) + writerOverhead
+	if !w.finished && w.out.file == nil {
+		n += int64(w.out.mem.Cap())
+	}
+	return n
+}
+
+// writerOverhead is what a Writer holds whatever its rows: parquet-go's
+// write buffer and page buffers, the batched values.
+const writerOverhead = 1 << 20
+
+// Discard abandons the file: a file being built in Options.TempDir is
+// closed and removed. It is safe to call at any time, more than once, and
+// after Finish; the Writer is done afterwards.
+func (w *Writer) Discard() {
+	w.abort()
+}
+
+// abort ends the Writer after an error or Discard.
+func (w *Writer) abort() {
+	w.finished = true
+	w.out.close()
+}
+
 // FinishBytes closes the file and returns its bytes and Delta stats JSON,
 // for callers that upload the file themselves. The Writer is done after it.
 func (w *Writer) FinishBytes() (data []byte, stats string, err error) {
+	defer w.out.close()
+	if stats, err = w.close(); err != nil {
+		return nil, "", err
+	}
+	if data, err = w.out.bytes(); err != nil {
+		return nil, "", err
+	}
+	return data, stats, nil
+}
+
+// close ends the Parquet file and returns its stats JSON.
+func (w *Writer) close() (string, error) {
 	if w.finished {
-		return nil, "", errors.New("writer already finished")
+		return "", errors.New("writer already finished")
 	}
 	if err := w.flushBatch(); err != nil {
-		return nil, "", err
+		return "", err
 	}
 	w.finished = true
 	if err := w.pw.Close(); err != nil {
-		return nil, "", fmt.Errorf("close parquet: %w", err)
+		return "", fmt.Errorf("close parquet: %w", err)
 	}
-	return w.out.Bytes(), statsJSON(w.plan.fields, w.rows), nil
+	return statsJSON(w.plan.fields, w.rows), nil
 }
 
 // Finish closes the file and uploads it with PutIfAbsent as
@@ -520,11 +596,23 @@ func (w *Writer) FinishBytes() (data []byte, stats string, err error) {
 // returning the add action to commit. The path in the Add is relative to the
 // table root and URI-encoded. A failed upload leaves nothing to clean up
 // (PutIfAbsent is atomic); the Writer is done either way.
+//
+// A file built in Options.TempDir is handed to PutIfAbsent as a read-only
+// memory mapping of the temporary file (on Unix), valid only during the
+// call: it is read from the page cache rather than copied onto the heap,
+// where a file of the target size would double the collector's goal.
+// Stores copy or send the data before PutIfAbsent returns.
 func (w *Writer) Finish(ctx context.Context, store blob.Store, dir string) (*lakelog.Add, error) {
-	data, stats, err := w.FinishBytes()
+	defer w.out.close()
+	stats, err := w.close()
 	if err != nil {
 		return nil, err
 	}
+	data, release, err := w.out.view()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	name := "part-00000-" + uuid.NewString() + "-c000" + w.suffix
 	key := name
 	if dir = strings.Trim(dir, "/"); dir != "" {
