@@ -24,7 +24,11 @@ const (
 	featureTimestampNtz = "timestampNtz"
 )
 
-var implementedWriterFeatures = []string{writeFeatureAppendOnly, writeFeatureDomainMetadata, writeFeatureClustering, featureTimestampNtz}
+// FeatureDeletionVectors is writable because lakelog's commits carry a
+// removed file's DV in its remove action and key files by path and DV id,
+// which is what the feature asks of the log; readers of data files apply
+// DVs with lakelog/dv.
+var implementedWriterFeatures = []string{writeFeatureAppendOnly, writeFeatureDomainMetadata, writeFeatureClustering, featureTimestampNtz, FeatureDeletionVectors}
 
 // checkWritable returns an *UnsupportedFeatureError (wrapped) when lakelog
 // must not write a table with protocol p: a writer must implement every

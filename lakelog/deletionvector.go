@@ -21,15 +21,6 @@ const (
 // vectors; tables that write them also set delta.enableDeletionVectors.
 const FeatureDeletionVectors = "deletionVectors"
 
-// TODO(lakelog): move FeatureDeletionVectors into the implementedWriterFeatures
-// literal in create.go (owned elsewhere). lakelog's commits carry a removed
-// file's DV in its remove action and key files by path+DV id, which is
-// what the feature asks of the log; readers of data files apply DVs with
-// lakelog/dv.
-func init() {
-	implementedWriterFeatures = append(implementedWriterFeatures, FeatureDeletionVectors)
-}
-
 // dvUUIDLen is the length of the Z85 encoding of a 16-byte UUID.
 const dvUUIDLen = 20
 
