@@ -13,6 +13,10 @@ the same way again, so SluiceOperator turns them into AirflowFailException,
 which Airflow never retries. Retrying any sluice job is always safe: commits
 are atomic and offsets live in the lake, so nothing is lost or doubled.
 
+Exit code 6: another run of the same job holds its lease in the lake (an
+earlier task still running, a cron tick, a `sluice schedule` daemon); sluice
+did nothing. SluiceOperator marks the task skipped.
+
 Needs Airflow 2.4+ (BashOperator, AirflowFailException).
 """
 
@@ -20,26 +24,30 @@ import re
 from datetime import datetime, timedelta
 
 from airflow import DAG
-from airflow.exceptions import AirflowException, AirflowFailException
+from airflow.exceptions import AirflowException, AirflowFailException, AirflowSkipException
 from airflow.operators.bash import BashOperator
 
 SLUICE = "/usr/local/bin/sluice"
 CONFIG = "/etc/sluice/sluice.yaml"
 RETRYABLE = 3  # jobs.ExitRetryable
+LEASE_HELD = 6  # jobs.ExitLeaseHeld: another run holds the job's lease
 
 
 class SluiceOperator(BashOperator):
-    """Runs a sluice command; lets Airflow retry only exit code 3."""
+    """Runs a sluice command; lets Airflow retry only exit code 3 and skips
+    the task on exit code 6."""
 
     def __init__(self, **kwargs):
-        # Airflow skips the task on exit 99 by default; sluice never uses 99,
-        # but a skip must not hide a failure.
-        kwargs.setdefault("skip_on_exit_code", None)
+        # Airflow skips the task on exit 99 by default; sluice never uses 99.
+        # Exit 6 means the job runs elsewhere right now: a skip, not a failure.
+        kwargs.setdefault("skip_on_exit_code", LEASE_HELD)
         super().__init__(**kwargs)
 
     def execute(self, context):
         try:
             return super().execute(context)
+        except AirflowSkipException:
+            raise  # exit 6 (a subclass of AirflowException: let it through)
         except AirflowException as err:
             # BashOperator: "Bash command failed. The command returned a
             # non-zero exit code N."

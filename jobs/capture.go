@@ -92,6 +92,8 @@ func sourceOpener(src *SourceConfig, logger *slog.Logger) (func(context.Context)
 			Include:     src.Include,
 			Exclude:     src.Exclude,
 			TopicPrefix: src.TopicPrefix,
+			// Keepalives advance the slot anyway; this also writes WAL.
+			HeartbeatInterval: src.heartbeat(),
 		}
 		return func(ctx context.Context) (capture.Source, error) {
 			s, err := postgres.New(ctx, pc, logger)
@@ -118,6 +120,9 @@ func sourceOpener(src *SourceConfig, logger *slog.Logger) (func(context.Context)
 			Include:     src.Include,
 			Exclude:     src.Exclude,
 			TopicPrefix: src.TopicPrefix,
+			// Stores the position reached through other databases' commits
+			// and sets the server's heartbeat period (source_heartbeat.go).
+			HeartbeatInterval: src.heartbeat(),
 		}
 		return func(ctx context.Context) (capture.Source, error) {
 			s, err := mysql.New(ctx, mc, logger)

@@ -28,6 +28,8 @@ func Classify(err error) (int, bool) {
 		kafkaErr     *kerr.Error
 	)
 	switch {
+	case errors.Is(err, ErrLeaseHeld):
+		return ExitLeaseHeld, true
 	case errors.Is(err, ingest.ErrDeadLetterRatio):
 		return ExitDataQuality, true
 	case errors.As(err, &offsetReset),
@@ -38,6 +40,7 @@ func Classify(err error) (int, bool) {
 	case errors.Is(err, lakelog.ErrNoTable):
 		return ExitUsage, true
 	case errors.Is(err, lakelog.ErrConflict),
+		errors.Is(err, ErrLeaseLost),
 		errors.Is(err, lakelog.ErrCommitAttempts),
 		errors.As(err, &attempts),
 		blob.IsTransient(err),

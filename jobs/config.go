@@ -1,16 +1,11 @@
 package jobs
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
 	"regexp"
 	"strings"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // Config is sluice.yaml. Every field is documented in docs/config.md; keep
@@ -78,6 +73,10 @@ type IngestConfig struct {
 	MaxDeadLetterRatio float64       `yaml:"max_dead_letter_ratio"`
 	OnOffsetReset      string        `yaml:"on_offset_reset"` // fail | restart
 	IncludeHeartbeats  bool          `yaml:"include_heartbeats"`
+	MaxBufferMB        int           `yaml:"max_buffer_mb"` // ingest.Config.MaxBufferBytes
+	FetchMaxMB         int           `yaml:"fetch_max_mb"`  // ingest.Config.FetchMaxBytes
+	Worker             int           `yaml:"worker"`        // this process's share of Workers
+	Workers            int           `yaml:"workers"`
 }
 
 // MergeConfig configures `sluice merge`.
@@ -99,6 +98,9 @@ type MergeTable struct {
 	Location   string   `yaml:"location"`
 	DeleteMode string   `yaml:"delete_mode"`
 	Key        []string `yaml:"key"`
+	// DeletionVectors: mark changed rows deleted with Delta deletion
+	// vectors instead of rewriting their files (protocol 3,7).
+	DeletionVectors bool `yaml:"deletion_vectors"`
 }
 
 // SourceConfig is one database to capture.
@@ -118,6 +120,9 @@ type SourceConfig struct {
 	Password     Secret `yaml:"password"`
 	PasswordFile string `yaml:"password_file"`
 	ServerID     uint32 `yaml:"server_id"`
+	// HeartbeatInterval keeps the stored position moving on an idle source
+	// (source_heartbeat.go); nil means the type's default, 0 off.
+	HeartbeatInterval *time.Duration `yaml:"heartbeat_interval"`
 }
 
 // LogConfig selects the log format and level.
@@ -158,30 +163,6 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
 
-var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}`)
-
-// expandEnv replaces ${NAME} and ${NAME:-default}. An unset variable without
-// default is an error naming it (not its value).
-func expandEnv(data []byte, lookup func(string) (string, bool)) ([]byte, error) {
-	var missing []string
-	out := envRef.ReplaceAllFunc(data, func(m []byte) []byte {
-		sub := envRef.FindSubmatch(m)
-		name := string(sub[1])
-		if v, ok := lookup(name); ok {
-			return []byte(v)
-		}
-		if len(sub[2]) > 0 {
-			return sub[3]
-		}
-		missing = append(missing, name)
-		return nil
-	})
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("environment variable %s is not set (referenced as ${%s})", strings.Join(missing, ", "), missing[0])
-	}
-	return out, nil
-}
-
 // LoadConfig reads, expands and validates a config file.
 func LoadConfig(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
@@ -195,18 +176,12 @@ func LoadConfig(path string) (*Config, error) {
 	return cfg, nil
 }
 
-// ParseConfig parses YAML config text, expanding ${ENV} references with
-// lookup, applies defaults and validates.
+// ParseConfig parses YAML config text, expanding ${ENV} references in
+// values (not comments) with lookup, applies defaults and validates.
 func ParseConfig(data []byte, lookup func(string) (string, bool)) (*Config, error) {
-	expanded, err := expandEnv(data, lookup)
-	if err != nil {
-		return nil, err
-	}
 	var cfg Config
-	dec := yaml.NewDecoder(bytes.NewReader(expanded))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("yaml: %w", err)
+	if err := decodeConfig(data, lookup, &cfg); err != nil { // config_decode.go
+		return nil, err
 	}
 	cfg.applyDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -237,6 +212,12 @@ func (c *Config) applyDefaults() {
 	if c.Ingest.OnOffsetReset == "" {
 		c.Ingest.OnOffsetReset = "fail"
 	}
+	if c.Ingest.MaxBufferMB == 0 {
+		c.Ingest.MaxBufferMB = 256
+	}
+	if c.Ingest.FetchMaxMB == 0 {
+		c.Ingest.FetchMaxMB = 16
+	}
 	if c.Merge.TablesRoot == "" {
 		c.Merge.TablesRoot = "tables"
 	}
@@ -259,6 +240,7 @@ func (c *Config) applyDefaults() {
 		if s.TopicPrefix == "" {
 			s.TopicPrefix = "sluice"
 		}
+		s.applyHeartbeatDefault() // source_heartbeat.go
 		if s.Type == "postgres" {
 			if s.Slot == "" {
 				s.Slot = "sluice_" + s.Name
@@ -283,6 +265,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Ingest.TargetFileMB < 0 {
 		return &FieldError{"ingest.target_file_mb", "must be positive"}
+	}
+	if c.Ingest.MaxBufferMB < 0 {
+		return &FieldError{"ingest.max_buffer_mb", "must be positive"}
+	}
+	if m := c.Ingest.FetchMaxMB; m < 0 || m > 1024 {
+		return &FieldError{"ingest.fetch_max_mb", fmt.Sprintf("must be between 1 and 1024, got %d", m)}
+	}
+	if w, n := c.Ingest.Worker, c.Ingest.Workers; n < 0 || w < 0 || (n > 0 && w >= n) || (n == 0 && w != 0) {
+		return &FieldError{"ingest.worker", fmt.Sprintf("worker %d of %d workers: want 0 <= worker < workers", w, n)}
 	}
 	if r := c.Ingest.MaxDeadLetterRatio; r < 0 || r > 1 {
 		return &FieldError{"ingest.max_dead_letter_ratio", fmt.Sprintf("must be between 0 and 1, got %v", r)}
@@ -361,6 +352,9 @@ func (c *Config) Validate() error {
 			return &FieldError{f + ".type", "required: postgres, mysql or mariadb"}
 		default:
 			return &FieldError{f + ".type", fmt.Sprintf("must be postgres, mysql or mariadb, got %q", s.Type)}
+		}
+		if s.HeartbeatInterval != nil && *s.HeartbeatInterval < 0 {
+			return &FieldError{f + ".heartbeat_interval", "must not be negative (0 turns it off)"}
 		}
 		for j, re := range append(append([]string{}, s.Include...), s.Exclude...) {
 			if _, err := regexp.Compile(re); err != nil {

@@ -16,5 +16,9 @@
 //     (_sluice_leases/<job>/<epoch>, written only with PutIfAbsent, renewed
 //     every TTL/3, work stopped at 3/4 TTL without renewal) excludes other
 //     processes; an expired lease is taken over by exactly one taker. See
-//     lease.go and schedule.go.
+//     lease.go and schedule.go. One-shot ingest, merge, run and compact
+//     take the same leases (joblease.go) and do nothing, exit 6, when one
+//     is held.
+//   - ${ENV} is expanded in config values only, never in comments or keys,
+//     and never parsed as YAML (config_decode.go).
 package jobs

@@ -26,6 +26,11 @@ const (
 	// uses unsupported Delta features, the source position is lost (run a
 	// backfill), an incompatible schema change.
 	ExitNeedsAction = 5
+	// ExitLeaseHeld: nothing was done because another run of the same job
+	// holds its lease in the lake (a `sluice schedule` daemon, an earlier
+	// cron tick still running). Normal when runs overlap; the next tick
+	// runs. Wait for it with --wait.
+	ExitLeaseHeld = 6
 )
 
 // usageError marks errors caused by the command line or configuration.

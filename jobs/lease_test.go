@@ -242,8 +242,10 @@ func TestHoldCancelsWhenRenewalsFail(t *testing.T) {
 // Hold renews while the job runs longer than the TTL, and releases after.
 func TestHoldRenewsAndReleases(t *testing.T) {
 	store, _ := fileblob.New(t.TempDir())
-	a := NewLeases(store, LeaseOptions{TTL: 1500 * time.Millisecond, Holder: "A"})
-	b := NewLeases(store, LeaseOptions{TTL: 1500 * time.Millisecond, Holder: "B"})
+	// A TTL long enough that an fsync stall on a loaded machine cannot
+	// make A's lease lapse between renewals.
+	a := NewLeases(store, LeaseOptions{TTL: 6 * time.Second, Holder: "A"})
+	b := NewLeases(store, LeaseOptions{TTL: 6 * time.Second, Holder: "B"})
 	ctx := context.Background()
 	err := a.Hold(ctx, []string{"ingest", "merge"}, func(ctx context.Context) error {
 		// Wait until at least two renewals have been written (epoch 3),

@@ -31,6 +31,8 @@ type Report struct {
 type MergeReport struct {
 	*merge.Report
 	Tables []MergeTableReport `json:"Tables"`
+	// HeldBack are the tables this run left unmerged: snapshot in progress.
+	HeldBack []HeldTable `json:"held_back,omitempty"`
 }
 
 // MergeTableReport is merge.TableReport with Err as text.

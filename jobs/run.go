@@ -98,8 +98,14 @@ func runMerge(ctx context.Context, cfg *Config, tables []string, rep *Report, lo
 		logger.Info("merge: the raw table does not exist yet; nothing to merge", "raw", cfg.Raw.Table)
 		return nil
 	}
-	r, err := merge.Run(ctx, lk.raw, lk.warehouse, mergeConfig(cfg, tables), logger)
+	mc := mergeConfig(cfg, tables)
+	hb := &holdBack{rawStore: lk.raw.Store(), logger: logger, now: time.Now}
+	mc.HoldBack = hb.tables // tables whose snapshot is in progress wait (holdback.go)
+	r, err := merge.Run(ctx, lk.raw, lk.warehouse, mc, logger)
 	rep.Merge = newMergeReport(r)
+	if rep.Merge != nil {
+		rep.Merge.HeldBack = hb.held
+	}
 	return err // merge's errors already say "merge: …"
 }
 

@@ -326,11 +326,20 @@ type ScheduleOptions struct {
 	OnListen func(addr net.Addr)
 }
 
-// leasesOf names the leases a scheduled job needs: run does what ingest
-// and merge do, so it takes both of theirs.
-func leasesOf(job string) []string {
-	if job == "run" {
-		return []string{"ingest", "merge"}
+// leasesOf names the leases a job needs: run does what ingest and merge
+// do, so it takes both of theirs. An ingest split between processes
+// (ingest.workers > 1) takes one lease per share, "ingest-<worker>-of-
+// <workers>", so the shares run side by side and each share alone at once.
+func leasesOf(cfg *Config, job string) []string {
+	ingestLease := "ingest"
+	if n := cfg.Ingest.Workers; n > 1 {
+		ingestLease = fmt.Sprintf("ingest-%d-of-%d", cfg.Ingest.Worker, n)
+	}
+	switch job {
+	case "run":
+		return []string{ingestLease, "merge"}
+	case "ingest":
+		return []string{ingestLease}
 	}
 	return []string{job}
 }
@@ -357,7 +366,7 @@ func scheduledJobs(cfg *Config, logger *slog.Logger) ([]ScheduledJob, error) {
 		default:
 			return nil, UsageError(&FieldError{fmt.Sprintf("schedule.jobs[%d].name", i), fmt.Sprintf("unknown job %q", jc.Name)})
 		}
-		out = append(out, ScheduledJob{Name: jc.Name, Spec: jc.Cron, Schedule: sched, Timeout: jc.Timeout, Leases: leasesOf(jc.Name), Run: run})
+		out = append(out, ScheduledJob{Name: jc.Name, Spec: jc.Cron, Schedule: sched, Timeout: jc.Timeout, Leases: leasesOf(cfg, jc.Name), Run: run})
 	}
 	return out, nil
 }

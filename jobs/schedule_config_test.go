@@ -74,7 +74,7 @@ func TestExampleConfigSchedule(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := ParseConfig(data, func(string) (string, bool) { return "set-by-test", true })
+	cfg, err := ParseConfig(data, lookupFrom(map[string]string{"KAFKA_PASSWORD": "kp", "SHOP_PG_DSN": "postgres://db/shop"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -213,7 +213,7 @@ func TestTwoSchedulersOneLakeNeverOverlap(t *testing.T) {
 			var log runLog
 			job := func(name string) ScheduledJob {
 				return ScheduledJob{
-					Name: name, Schedule: every(3 * time.Millisecond), Leases: leasesOf(name),
+					Name: name, Schedule: every(3 * time.Millisecond), Leases: leasesOf(&Config{}, name),
 					Run: func(ctx context.Context) (*Report, error) {
 						return log.run(ctx, func(context.Context) error { time.Sleep(5 * time.Millisecond); return nil })
 					},

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,6 +37,9 @@ type Status struct {
 	// Captures is each configured source's replication position, read from
 	// the source database.
 	Captures []CapturePosition `json:"captures,omitempty"`
+	// SnapshotsInProgress are the snapshots and backfills whose tables
+	// merge holds back until every chunk is committed (holdback.go).
+	SnapshotsInProgress []HeldTable `json:"snapshots_in_progress,omitempty"`
 }
 
 // TableStatus is one SCD1 table's freshness.
@@ -60,6 +64,8 @@ type TableStatus struct {
 	// could not be counted.
 	RowsWaiting int64  `json:"rows_waiting"`
 	Error       string `json:"error,omitempty"`
+	// HeldBack is "snapshot in progress" while merge holds the table back.
+	HeldBack string `json:"held_back,omitempty"`
 }
 
 // TopicLag is the offsets of one topic not yet in the raw table.
@@ -95,6 +101,16 @@ func GetStatus(ctx context.Context, cfg *Config, logger *slog.Logger) (*Status, 
 			feeds[t.Source] = nil
 		}
 	}
+	if rawSnap != nil {
+		if st.SnapshotsInProgress, err = SnapshotsInProgress(ctx, lk.raw.Store(), rawSnap); err != nil {
+			return nil, err
+		}
+	}
+	for _, h := range st.SnapshotsInProgress {
+		if _, ok := feeds[h.Table]; !ok {
+			feeds[h.Table] = nil // not merged yet: listed anyway
+		}
+	}
 	names := make([]string, 0, len(feeds))
 	for n := range feeds {
 		names = append(names, n)
@@ -102,6 +118,9 @@ func GetStatus(ctx context.Context, cfg *Config, logger *slog.Logger) (*Status, 
 	sort.Strings(names)
 	for _, name := range names {
 		ts := tableStatus(ctx, cfg, lk, name, feeds[name], st.RawVersion)
+		if slices.ContainsFunc(st.SnapshotsInProgress, func(h HeldTable) bool { return h.Table == name }) {
+			ts.HeldBack = "snapshot in progress"
+		}
 		st.Tables = append(st.Tables, ts)
 	}
 	if len(cfg.Kafka.Brokers) > 0 {
@@ -312,6 +331,9 @@ func (s *Status) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if err := writeHeld(w, s.SnapshotsInProgress); err != nil {
+		return err
+	}
 	fmt.Fprintln(w)
 	if s.KafkaError != "" {
 		fmt.Fprintf(w, "kafka lag: unavailable (%s)\n", s.KafkaError)
@@ -359,7 +381,13 @@ type CapturePosition struct {
 	// WALStatus is pg_replication_slots.wal_status: reserved, extended,
 	// unreserved or lost (lost: the position is gone, backfill).
 	WALStatus string `json:"wal_status,omitempty"`
-	Error     string `json:"error,omitempty"`
+	// MySQL/MariaDB (status_mysql.go): StoredPosition is the position
+	// capture stored in Kafka with its last commit, ServerPosition the
+	// server's binlog position now, both "<file>:<pos>[;<gtid set>]";
+	// LagBytes is the binlog between them.
+	StoredPosition string `json:"stored_position,omitempty"`
+	ServerPosition string `json:"server_position,omitempty"`
+	Error          string `json:"error,omitempty"`
 }
 
 // captureStatusTimeout bounds each source's query.
@@ -380,12 +408,10 @@ func capturePositions(ctx context.Context, cfg *Config) []CapturePosition {
 			if err := postgresSlotPosition(ctx, src, &cp); err != nil {
 				cp.Error = RedactError(err, cfg.Secrets()).Error()
 			}
-		default:
-			// TODO(status): MariaDB/MySQL needs the server's binlog position
-			// (SHOW MASTER STATUS, @@gtid_binlog_pos) beside capture's stored
-			// one (the <prefix>.sluice.positions topic); go-mysql is only
-			// imported by capture/mysql, which exports neither yet.
-			cp.Error = "binlog position not shown yet for " + src.Type + " sources"
+		case "mysql", "mariadb":
+			if err := binlogPosition(ctx, cfg, src, &cp); err != nil {
+				cp.Error = RedactError(err, cfg.Secrets()).Error()
+			}
 		}
 		out = append(out, cp)
 	}
@@ -446,13 +472,20 @@ func parseOptionalInt(v []byte) *int64 {
 // writeCaptures prints the capture positions as a table.
 func writeCaptures(w io.Writer, cps []CapturePosition) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SOURCE\tSLOT\tACTIVE\tCONFIRMED FLUSH LSN\tLAG BYTES\tRETAINED WAL BYTES\tWAL STATUS\tERROR")
+	// CAPTURED is what capture committed to Kafka (PostgreSQL: the slot's
+	// confirmed flush LSN; MySQL: the stored binlog position), SERVER the
+	// source's position now; LAG BYTES lies between them.
+	fmt.Fprintln(tw, "SOURCE\tSLOT\tACTIVE\tCAPTURED\tSERVER\tLAG BYTES\tRETAINED WAL BYTES\tWAL STATUS\tERROR")
 	for _, c := range cps {
 		active := "-"
 		if c.SlotActive != nil {
 			active = strconv.FormatBool(*c.SlotActive)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Source, dash(c.Slot), active, dash(c.ConfirmedFlushLSN),
+		captured, server := c.ConfirmedFlushLSN, c.CurrentLSN
+		if c.Type == "mysql" || c.Type == "mariadb" {
+			captured, server = c.StoredPosition, c.ServerPosition
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Source, dash(c.Slot), active, dash(captured), dash(server),
 			optionalInt(c.LagBytes), optionalInt(c.RetainedWALBytes), dash(c.WALStatus), c.Error)
 	}
 	return tw.Flush()

@@ -6,12 +6,13 @@ import (
 
 	"github.com/sluicehq/sluice/lakelog"
 	"github.com/sluicehq/sluice/lakelog/blob"
-	"github.com/sluicehq/sluice/lakelog/datafile"
+	"github.com/sluicehq/sluice/lakelog/dv"
 )
 
-// datafileRows opens one SCD1 data file for streaming.
-func datafileRows(ctx context.Context, store blob.Store, f *lakelog.Add, schema *lakelog.StructType) (*datafile.Rows, error) {
-	return datafile.ReadFile(ctx, store, f, schema)
+// datafileRows opens one SCD1 data file for streaming, without the rows
+// its deletion vector (if any) marks deleted.
+func datafileRows(ctx context.Context, store blob.Store, f *lakelog.Add, schema *lakelog.StructType) (*dv.Rows, error) {
+	return dv.ReadFile(ctx, store, nil, f, schema)
 }
 
 // filesFor returns the SCD1 files that may hold rows of range r, by the

@@ -77,9 +77,26 @@ func ValidateConfig(ctx context.Context, cfg *Config, logger *slog.Logger) ([]Ch
 
 // pingKafka connects to the brokers and asks for metadata.
 func pingKafka(ctx context.Context, cfg *Config) error {
-	auth, err := ingestKafka(cfg.Kafka)
+	opts, err := kafkaClientOpts(cfg)
 	if err != nil {
 		return err
+	}
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, validateTimeout)
+	defer cancel()
+	return cl.Ping(ctx)
+}
+
+// kafkaClientOpts are the options of a short-lived client for checks
+// (validate, status): the brokers, TLS and SASL of the config, one retry.
+func kafkaClientOpts(cfg *Config) ([]kgo.Opt, error) {
+	auth, err := ingestKafka(cfg.Kafka)
+	if err != nil {
+		return nil, err
 	}
 	opts := []kgo.Opt{kgo.SeedBrokers(cfg.Kafka.Brokers...), kgo.RequestRetries(1)}
 	if auth.TLS != nil {
@@ -93,14 +110,7 @@ func pingKafka(ctx context.Context, cfg *Config) error {
 	case "SCRAM-SHA-512":
 		opts = append(opts, kgo.SASL(scram.Auth{User: auth.SASLUser, Pass: auth.SASLPassword}.AsSha512Mechanism()))
 	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, validateTimeout)
-	defer cancel()
-	return cl.Ping(ctx)
+	return opts, nil
 }
 
 // checkSource connects to a source without changing it: for PostgreSQL a

@@ -126,6 +126,10 @@ func ingestConfig(cfg *Config) (ingest.Config, error) {
 		DeadLetterTable:    cfg.Raw.DeadLetterTable,
 		MaxDeadLetterRatio: cfg.Ingest.MaxDeadLetterRatio,
 		OnOffsetReset:      cfg.Ingest.OnOffsetReset,
+		MaxBufferBytes:     int64(cfg.Ingest.MaxBufferMB) << 20,
+		FetchMaxBytes:      int64(cfg.Ingest.FetchMaxMB) << 20,
+		Worker:             cfg.Ingest.Worker,
+		Workers:            cfg.Ingest.Workers,
 	}, nil
 }
 
@@ -140,7 +144,7 @@ func mergeConfig(cfg *Config, only []string) merge.Config {
 		Only:               only,
 	}
 	for _, t := range cfg.Merge.Tables {
-		mc.Tables[t.Source] = merge.TableConfig{Location: t.Location, DeleteMode: t.DeleteMode, Key: t.Key}
+		mc.Tables[t.Source] = merge.TableConfig{Location: t.Location, DeleteMode: t.DeleteMode, Key: t.Key, DeletionVectors: t.DeletionVectors}
 	}
 	return mc
 }

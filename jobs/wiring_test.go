@@ -41,13 +41,17 @@ ingest:
   max_dead_letter_ratio: 0.25
   on_offset_reset: restart
   group_id: g1
+  max_buffer_mb: 100
+  fetch_max_mb: 8
+  worker: 1
+  workers: 3
 raw: {dead_letter_table: dl/x}
 merge:
   tables_root: scd
   delete_mode: soft
   tombstone_retention: 48h
   tables:
-    - {source: shop.public.t, location: elsewhere/t, delete_mode: hard, key: [a, b]}
+    - {source: shop.public.t, location: elsewhere/t, delete_mode: hard, key: [a, b], deletion_vectors: true}
 `, dir, pwFile)
 	cfg, err := ParseConfig([]byte(text), lookupFrom(nil))
 	if err != nil {
@@ -61,6 +65,9 @@ merge:
 		ic.TargetFileBytes != 64<<20 || ic.MaxBatchAge != 90*time.Second || ic.MaxDeadLetterRatio != 0.25 ||
 		ic.OnOffsetReset != "restart" || ic.GroupID != "g1" || ic.DeadLetterTable != "dl/x" {
 		t.Errorf("ingest config = %+v", ic)
+	}
+	if ic.MaxBufferBytes != 100<<20 || ic.FetchMaxBytes != 8<<20 || ic.Worker != 1 || ic.Workers != 3 {
+		t.Errorf("ingest memory/worker config = buffer %d fetch %d worker %d of %d", ic.MaxBufferBytes, ic.FetchMaxBytes, ic.Worker, ic.Workers)
 	}
 	if ic.Kafka.SASLMechanism != "SCRAM-SHA-512" || ic.Kafka.SASLUser != "bob" || ic.Kafka.SASLPassword != "from-file-pw" || ic.Kafka.TLS != nil {
 		t.Errorf("ingest kafka auth = %s (password from file: %v)", ic.Kafka, ic.Kafka.SASLPassword == "from-file-pw")
@@ -79,7 +86,7 @@ merge:
 		t.Errorf("capture kafka = %v", kc)
 	}
 	mc := mergeConfig(cfg, []string{"shop.public.t"})
-	want := merge.TableConfig{Location: "elsewhere/t", DeleteMode: "hard", Key: []string{"a", "b"}}
+	want := merge.TableConfig{Location: "elsewhere/t", DeleteMode: "hard", Key: []string{"a", "b"}, DeletionVectors: true}
 	if mc.TablesRoot != "scd" || mc.DeleteMode != "soft" || mc.TombstoneRetention != 48*time.Hour ||
 		!reflect.DeepEqual(mc.Tables["shop.public.t"], want) || !reflect.DeepEqual(mc.Only, []string{"shop.public.t"}) {
 		t.Errorf("merge config = %+v", mc)

@@ -40,6 +40,11 @@ func cpuTime() time.Duration {
 //	full_rewrite_ms              baseline measured in the same run: reading
 //	                             every row of the table and writing it again
 //	%_of_full_rewrite            a merge's wall time relative to that baseline
+//	%_of_full_rewrite_cpu        the same in CPU time
+//	rows_dv/changed_row          rows marked deleted by deletion vectors
+//	                             (random-updates-dv: the same updates as
+//	                             random-updates on a table with
+//	                             TableConfig.DeletionVectors)
 //
 // Table size: SLUICE_BENCH_ROWS rows (default 200000); SLUICE_BENCH_FULL=1
 // sets 10M, the target. Batch: SLUICE_BENCH_BATCH changes (default
@@ -53,12 +58,17 @@ func BenchmarkMerge(b *testing.B) {
 	}
 	batch := benchEnvInt("SLUICE_BENCH_BATCH", 10000)
 	fileRows := benchEnvInt("SLUICE_BENCH_FILE_ROWS", 20000)
-	for _, kind := range []string{"inserts", "clustered-updates", "random-updates"} {
+	for _, kind := range []string{"inserts", "clustered-updates", "random-updates", "random-updates-dv"} {
 		b.Run(kind, func(b *testing.B) {
 			ctx := context.Background()
 			env := newSCD1Env(b)
 			env.cfg.TargetFileRows = fileRows
 			id := schemas.TableID{Database: "bench", Schema: "public", Table: "t"}
+			if kind == "random-updates-dv" {
+				// the same random updates, with deletion vectors instead of
+				// copy-on-write (deletionvectors.go)
+				env.cfg.Tables[id.String()] = TableConfig{DeletionVectors: true}
+			}
 			cols := []schemas.Column{{Name: "id", Type: schemas.Int64}, {Name: "v", Type: schemas.String, Optional: true}, {Name: "n", Type: schemas.Int64, Optional: true}}
 			lsn := uint64(1)
 			change := func(op schemas.Op, key int64) *schemas.Change {
@@ -90,13 +100,13 @@ func BenchmarkMerge(b *testing.B) {
 			table := lakelog.Open(blob.Sub(env.warehouse, DefaultLocation(env.cfg.TablesRoot, id)), lakelog.Options{})
 			bulkLoad(b, table, int64(first), int64(base), fileRows)
 
-			var full time.Duration
-			if kind == "random-updates" {
-				full = fullRewrite(b, table, fileRows)
+			var full, fullCPU time.Duration
+			if kind == "random-updates" || kind == "random-updates-dv" {
+				full, fullCPU = fullRewrite(b, table, fileRows)
 			}
 			rng := rand.New(rand.NewPCG(1, 2))
 			next := int64(base)
-			var changed, rewritten int64
+			var changed, rewritten, dvRows int64
 			var elapsed, cpu time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -129,14 +139,20 @@ func BenchmarkMerge(b *testing.B) {
 				for _, tr := range rep.Tables {
 					changed += int64(tr.ChangesApplied)
 					rewritten += tr.RowsRewritten
+					dvRows += tr.RowsDeletionVectored
 				}
 			}
 			b.ReportMetric(float64(changed)/cpu.Seconds(), "changed_rows/cpu_s")
 			b.ReportMetric(float64(changed)/elapsed.Seconds(), "changed_rows/s")
 			b.ReportMetric(float64(rewritten)/float64(max(changed, 1)), "rows_rewritten/changed_row")
+			if kind == "random-updates-dv" {
+				b.ReportMetric(float64(dvRows)/float64(max(changed, 1)), "rows_dv/changed_row")
+			}
 			if full > 0 { // reported here: ResetTimer drops metrics reported before it
 				b.ReportMetric(float64(full.Milliseconds()), "full_rewrite_ms")
 				b.ReportMetric(100*elapsed.Seconds()/float64(b.N)/full.Seconds(), "%_of_full_rewrite")
+				// CPU time is steadier than wall time on a shared machine
+				b.ReportMetric(100*cpu.Seconds()/float64(b.N)/fullCPU.Seconds(), "%_of_full_rewrite_cpu")
 			}
 		})
 	}
@@ -188,14 +204,15 @@ func bulkLoad(b *testing.B, table *lakelog.Table, from, to int64, fileRows int) 
 }
 
 // fullRewrite reads every row of the table and writes it into new files,
-// as a merge that rewrites the whole table would, and returns the time.
-func fullRewrite(b *testing.B, table *lakelog.Table, fileRows int) time.Duration {
+// as a merge that rewrites the whole table would, and returns the wall
+// and CPU time.
+func fullRewrite(b *testing.B, table *lakelog.Table, fileRows int) (time.Duration, time.Duration) {
 	ctx := context.Background()
 	snap, err := table.Snapshot(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
-	t0 := time.Now()
+	t0, c0 := time.Now(), cpuTime()
 	var rows [][]any
 	if err := readRows(ctx, table.Store(), snap.Files(), snap.Schema(), func(row []any) { rows = append(rows, row) }); err != nil {
 		b.Fatal(err)
@@ -206,11 +223,11 @@ func fullRewrite(b *testing.B, table *lakelog.Table, fileRows int) time.Duration
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := time.Since(t0)
+	d, c := time.Since(t0), cpuTime()-c0
 	for _, a := range adds { // leave the table as it was
 		if err := table.Store().Delete(ctx, a.Path); err != nil {
 			b.Fatal(err)
 		}
 	}
-	return d
+	return d, c
 }

@@ -1,9 +1,12 @@
 package merge
 
 import (
+	"context"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/lakelog"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -36,6 +39,18 @@ type Config struct {
 	// Only restricts the run to these source table names (the --table
 	// flag); empty means all.
 	Only []string
+	// HoldBack, when set, is called once per run with the raw snapshot the
+	// run merges up to, before anything is read; the source table names
+	// it returns are left out of the run like tables outside Only (not
+	// merged, not advanced). jobs holds back tables whose snapshot or
+	// backfill has not committed every chunk by that version, so the
+	// snapshot rows and the stream are merged together, in ordering-key
+	// order, once they are all there. Calling it after taking the raw
+	// snapshot makes that exact: a snapshot it does not see yet reads at
+	// a position after every change the run merges. An error fails the run.
+	HoldBack func(ctx context.Context, raw *lakelog.Snapshot) ([]string, error)
+	// held is what HoldBack returned for this run.
+	held []string
 	// Now is the clock for _sluice_merged_at, tombstone expiry and commit
 	// timestamps (default time.Now).
 	Now func() time.Time
@@ -56,6 +71,13 @@ type TableConfig struct {
 	// Key names the primary-key columns when the Kafka record key does not
 	// carry them (tables without a primary key at the source).
 	Key []string
+	// DeletionVectors lets the merge mark changed rows deleted with a
+	// Delta deletion vector instead of rewriting their files (see
+	// deletionvectors.go), so random changes cost about a row each. It
+	// upgrades the table to protocol (3,7) with the deletionVectors
+	// feature and sets delta.enableDeletionVectors: every reader of the
+	// table must then support deletion vectors. Default false.
+	DeletionVectors bool
 }
 
 func (c *Config) withDefaults() Config {
@@ -80,6 +102,9 @@ func (c *Config) withDefaults() Config {
 
 // selected reports whether the run includes table id.
 func (c *Config) selected(id schemas.TableID) bool {
+	if slices.Contains(c.held, id.String()) {
+		return false
+	}
 	if len(c.Only) == 0 {
 		return true
 	}

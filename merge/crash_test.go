@@ -96,9 +96,19 @@ var crashScript = []string{
 // merge(), which may crash and is then rerun until it succeeds.
 func playCrash(t *testing.T, warehouse blob.Store, merge func(env *scd1Env) error) *scd1Env {
 	t.Helper()
+	return playScript(t, crashScript, nil, warehouse, merge)
+}
+
+// playScript is playCrash for any script; setup, when set, adjusts the
+// environment (e.g. its table configs) first.
+func playScript(t *testing.T, script []string, setup func(env *scd1Env), warehouse blob.Store, merge func(env *scd1Env) error) *scd1Env {
+	t.Helper()
 	env := newSCD1Env(t)
 	env.warehouse = warehouse
-	for _, step := range crashScript {
+	if setup != nil {
+		setup(env)
+	}
+	for _, step := range script {
 		if name, ok := strings.CutPrefix(step, "schema "); ok {
 			lines := strings.SplitN(name, "\n", 2)
 			tt := &testTable{id: tableIDOf("db.public." + lines[0])}
@@ -144,9 +154,13 @@ func dumpAll(t *testing.T, env *scd1Env, warehouse blob.Store) string {
 // seeded trials, sometimes after the write landed), reruns it, and checks
 // that the tables equal those of an uninterrupted run.
 func TestCrashTrials(t *testing.T) {
+	crashTrials(t, crashScript, nil)
+}
+
+func crashTrials(t *testing.T, script []string, setup func(env *scd1Env)) {
 	ctx := context.Background()
 	clean := memblob.New()
-	env := playCrash(t, clean, func(env *scd1Env) error {
+	env := playScript(t, script, setup, clean, func(env *scd1Env) error {
 		_, err := Run(ctx, env.raw.table, clean, env.cfg, nil)
 		return err
 	})
@@ -162,7 +176,7 @@ func TestCrashTrials(t *testing.T) {
 	for seed := 1; seed <= trials; seed++ {
 		rng := rand.New(rand.NewPCG(uint64(seed), 7))
 		store := memblob.New()
-		env := playCrash(t, store, func(env *scd1Env) error {
+		env := playScript(t, script, setup, store, func(env *scd1Env) error {
 			runCtx, cancel := context.WithCancel(ctx)
 			defer cancel()
 			cs := &crashStore{Store: store, after: 1 + rng.Int64N(60), landing: rng.IntN(2) == 0, kill: cancel}

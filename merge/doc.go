@@ -43,8 +43,21 @@
 //     new snapshot. Rows rewritten per changed row is about
 //     TargetFileRows / (changes per file): key-clustered changes touch few
 //     files, so smaller files bound the amplification; random changes touch
-//     every file, which is a full rewrite (deletion vectors would fix that:
-//     not written yet, see the TODO in table.go).
+//     every file, which is a full rewrite unless the table uses deletion
+//     vectors.
+//   - Deletion vectors (TableConfig.DeletionVectors, opt-in per table;
+//     deletionvectors.go): a hit file has only its key (and, unless its
+//     stats show every row older than the batch, _sluice_ordering_key)
+//     column read to find the changed rows' positions; they join the
+//     file's DV (remove of the old add with its DV, add of the same path
+//     with the union; one DV file per commit, lakelog/dv) and the new
+//     rows go to new files. A hit file with none of the changed keys is
+//     left alone. Files whose DV would pass 20% of their rows, and files
+//     with a change that needs the old row's other columns (TOAST or
+//     minimal images, soft deletes, the old key of a soft key change), are
+//     rewritten as above, which drops their DV. numRecords stays the
+//     physical count; DV'd files' stats say tightBounds=false. Every read
+//     of SCD1 data files here (readRows, scanFile) skips DV'd rows.
 //   - Decoding: each distinct Connect schema of the events is decoded once
 //     per run (schemaCache); it used to be 75% of a merge's CPU.
 //
@@ -69,7 +82,10 @@
 //
 // Protocol: (1,7) with writer feature domainMetadata; a timestamp_ntz
 // column (source timestamps without zone) needs (3,7) with the
-// timestampNtz reader and writer feature.
+// timestampNtz reader and writer feature; deletion vectors need (3,7)
+// with the deletionVectors reader and writer feature and the table
+// property delta.enableDeletionVectors=true (every reader of the table
+// must then apply DVs).
 //
 // Tables without a primary key (null Kafka key and no TableConfig.Key) are
 // refused with an error naming the table: keeping "the latest row" needs a

@@ -9,6 +9,7 @@ import (
 	"github.com/sluicehq/sluice/lakelog"
 	"github.com/sluicehq/sluice/lakelog/blob"
 	"github.com/sluicehq/sluice/lakelog/datafile"
+	"github.com/sluicehq/sluice/lakelog/dv"
 )
 
 // This file reads and writes the data files of SCD1 (and tombstone)
@@ -16,25 +17,53 @@ import (
 // file's key range overlaps a file left untouched: that keeps the ranges
 // tight, so the next merge rewrites only files that can hold its keys.
 
-// readRows reads every row of the given files by schema.
+// readRows reads every live row of the given files by schema: rows a
+// file's deletion vector deletes are skipped. Every read of SCD1 (and
+// tombstone) data files in the merge goes through here or scanFile.
 func readRows(ctx context.Context, store blob.Store, files []*lakelog.Add, schema *lakelog.StructType, fn func(row []any)) error {
+	dvs := dv.NewReader(store)
 	for _, f := range files {
-		rows, err := datafile.ReadFile(ctx, store, f, schema)
+		deleted, err := dvs.Read(ctx, f.DeletionVector)
 		if err != nil {
-			return err
+			return fmt.Errorf("file %s: %w", f.Path, err)
 		}
-		for {
-			row, ok := rows.Next()
-			if !ok {
-				break
-			}
-			fn(row)
-		}
-		if err := rows.Err(); err != nil {
+		if _, err := scanFile(ctx, store, deleted, f, schema, func(_ uint64, row []any) { fn(row) }); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// scanFile calls fn with each row of f by schema (which may name only some
+// of the table's columns) and its position in the file, skipping the
+// sorted positions in deleted. It returns the file's physical row count.
+func scanFile(ctx context.Context, store blob.Store, deleted []uint64, f *lakelog.Add, schema *lakelog.StructType, fn func(pos uint64, row []any)) (uint64, error) {
+	rows, err := datafile.ReadFile(ctx, store, f, schema)
+	if err != nil {
+		return 0, err
+	}
+	var pos uint64
+	d := 0
+	for ; ; pos++ {
+		row, ok := rows.Next()
+		if !ok {
+			break
+		}
+		for d < len(deleted) && deleted[d] < pos {
+			d++
+		}
+		if d < len(deleted) && deleted[d] == pos {
+			continue
+		}
+		fn(pos, row)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	if len(deleted) > 0 && deleted[len(deleted)-1] >= pos {
+		return 0, fmt.Errorf("file %s: deletion vector deletes position %d of %d rows", f.Path, deleted[len(deleted)-1], pos)
+	}
+	return pos, nil
 }
 
 // fileLimits bound one output data file.

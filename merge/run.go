@@ -47,6 +47,12 @@ type TableReport struct {
 	OrderingKey                string // freshness: greatest ordering key merged
 	SourceTsMs                 int64  // freshness: greatest source commit time merged
 	Err                        error  // this table failed; other tables went on
+
+	// RowsScanned counts rows whose key columns were read to place
+	// deletion vectors; FilesDeletionVectored the files that got a new
+	// DV instead of a rewrite, RowsDeletionVectored the rows it added.
+	RowsScanned, RowsDeletionVectored int64
+	FilesDeletionVectored             int
 }
 
 // catalogKey holds which topics feed which source tables, so a run knows
@@ -90,6 +96,11 @@ func Run(ctx context.Context, raw *lakelog.Table, warehouse blob.Store, cfg Conf
 		return nil, fmt.Errorf("merge: raw table: %w", err)
 	}
 	to := rawSnap.Version()
+	if cfg.HoldBack != nil {
+		if cfg.held, err = cfg.HoldBack(ctx, rawSnap); err != nil {
+			return nil, fmt.Errorf("merge: hold back: %w", err)
+		}
+	}
 	rep := &Report{RawVersion: to}
 	root := blob.Sub(warehouse, strings.Trim(cfg.TablesRoot, "/"))
 	cat, err := loadCatalog(ctx, root)

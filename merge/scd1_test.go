@@ -49,11 +49,13 @@ func newSCD1Env(t testing.TB) *scd1Env {
 
 // TestSCD1 runs the golden files in testdata/scd1. Commands:
 //
-//	schema table=db.schema.table [soft] [nokey]   input: "name type [key]" lines
+//	schema table=db.schema.table [soft] [nokey] [dv]   input: "name type [key]" lines
 //	raw [schemaless]        input: events "<table> <op> <lsn> [before(k=v,…)] k=v …"
 //	                        (op t: a TRUNCATE, no columns)
 //	merge [only=name] [now=RFC3339]
 //	table name=db.schema.table [tombstones]  prints the rows sorted by key
+//	files name=db.schema.table  prints the protocol and each file's
+//	                        physical rows, DV and live rows (scd1_dv_test.go)
 func TestSCD1(t *testing.T) {
 	datadriven.Walk(t, "testdata/scd1", func(t *testing.T, path string) {
 		env := newSCD1Env(t)
@@ -90,9 +92,11 @@ func (e *scd1Env) do(t *testing.T, d *datadriven.TestData) (string, error) {
 			}
 		}
 		e.tables[id.Table] = tt
+		tc := TableConfig{DeletionVectors: d.HasArg("dv")}
 		if d.HasArg("soft") {
-			e.cfg.Tables[id.String()] = TableConfig{DeleteMode: DeleteSoft}
+			tc.DeleteMode = DeleteSoft
 		}
+		e.cfg.Tables[id.String()] = tc
 		return "ok\n", nil
 	case "raw":
 		var changes []*schemas.Change
@@ -152,6 +156,9 @@ func (e *scd1Env) do(t *testing.T, d *datadriven.TestData) (string, error) {
 			fmt.Fprintf(&b, "%s: raw (%d,%d] read %d applied %d skipped %d; +%d ~%d -%d; rewritten %d; files +%d -%d\n",
 				tr.Table, tr.FromRawVersion, tr.ToRawVersion, tr.ChangesRead, tr.ChangesApplied, tr.ChangesSkipped,
 				tr.RowsInserted, tr.RowsUpdated, tr.RowsDeleted, tr.RowsRewritten, tr.FilesAdded, tr.FilesRemoved)
+			if tr.RowsScanned > 0 || tr.FilesDeletionVectored > 0 {
+				fmt.Fprintf(&b, "  key columns scanned %d; deletion vectors: %d files, +%d rows\n", tr.RowsScanned, tr.FilesDeletionVectored, tr.RowsDeletionVectored)
+			}
 		}
 		if runErr != nil && b.Len() == 0 {
 			return "", runErr
@@ -165,6 +172,10 @@ func (e *scd1Env) do(t *testing.T, d *datadriven.TestData) (string, error) {
 			loc += "/" + tombstoneDir
 		}
 		return dumpTable(ctx, lakelog.Open(blob.Sub(e.warehouse, loc), lakelog.Options{}))
+	case "files":
+		var name string
+		d.ScanArgs(t, "name", &name)
+		return dumpFiles(ctx, lakelog.Open(blob.Sub(e.warehouse, e.locationOf(name)), lakelog.Options{}))
 	}
 	return "", fmt.Errorf("unknown command %q", d.Cmd)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/sluicehq/sluice/lakelog"
 	"github.com/sluicehq/sluice/lakelog/blob"
 	"github.com/sluicehq/sluice/lakelog/datafile"
+	"github.com/sluicehq/sluice/lakelog/dv"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -76,6 +77,9 @@ type keyState struct {
 	touched   bool
 	tomb      *tombstone
 	tombDirty bool
+	// inDV: row is a partial row (key columns) of a file that gets a
+	// deletion vector; written out only when touched.
+	inDV bool
 }
 
 func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
@@ -246,11 +250,17 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 	if numIndexed > 32 {
 		conf["delta.dataSkippingNumIndexedCols"] = strconv.Itoa(numIndexed)
 	}
+	useDV := j.tc.DeletionVectors
+	proto := protocolFor(cur)
+	if useDV {
+		conf["delta.enableDeletionVectors"] = "true"
+		proto = withDeletionVectors(proto)
+	}
 	var newMeta *lakelog.Metadata
 	var newProto *lakelog.Protocol
 	if snap == nil {
 		meta := lakelog.Metadata{SchemaString: schema.String(), Configuration: conf}
-		snap, err = j.table.Create(ctx, meta, protocolFor(cur))
+		snap, err = j.table.Create(ctx, meta, proto)
 		if errors.Is(err, lakelog.ErrTableExists) {
 			return errRetry
 		}
@@ -258,7 +268,7 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 			return err
 		}
 	} else {
-		if p, changed := mergeProtocol(snap.Protocol(), protocolFor(cur)); changed {
+		if p, changed := mergeProtocol(snap.Protocol(), proto); changed {
 			newProto = &p
 		}
 		m := snap.Metadata()
@@ -307,18 +317,6 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 	} else if ntrunc > 0 {
 		rep.ChangesSkipped += ntrunc
 	}
-	// TODO(merge): deletion vectors for random updates. Copy-on-write
-	// rewrites every file holding a changed key, so 10k random keys in 10M
-	// rows rewrite the table. With DVs (opt-in per table: protocol (3,7)
-	// with the deletionVectors reader+writer feature and
-	// delta.enableDeletionVectors, so every reader needs DV support), a hit
-	// file would only have its key (and ordering-key) columns read to find
-	// the changed rows' positions; those go into a RoaringBitmap DV file
-	// (lakelog/deletionvector.go, format in DELTA-NOTES §1.10) and the new
-	// rows into a new file, committed as remove(old add)+add(same path,
-	// deletionVector). readRows must then skip DV'd positions, changes with
-	// unavailable (TOAST) columns fall back to copy-on-write of their file,
-	// and files whose DV exceeds a share of their rows get rewritten.
 	switch {
 	case widened:
 		hit = files // a wider type: every file is rewritten with it
@@ -382,6 +380,18 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 		row = slices.Clone(row)
 		stamp(row, truncChange, schemas.OpTruncate)
 		return row, true
+	}
+	// Deletion vectors (deletionvectors.go): files whose changed rows are
+	// few get a DV instead of a rewrite.
+	var dvFiles []*dvFile
+	if useDV && !widened && !applyTrunc && len(hit) > 0 {
+		var scanned int64
+		minOrd := changes[0].ord // changes are in ordering-key order
+		hit, dvFiles, scanned, err = planDeletionVectors(ctx, j.table.Store(), dv.NewReader(j.table.Store()), hit, schema, keyIdx, minOrd, states, needsOldRow(changes, schema, soft), live)
+		if err != nil {
+			return err
+		}
+		rep.RowsScanned += scanned
 	}
 	truncated := false
 	var out [][]any
@@ -533,7 +543,7 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 	// Output rows and tombstones.
 	expireBefore := j.now.Add(-j.cfg.TombstoneRetention)
 	for ks, st := range states {
-		if st.row != nil {
+		if st.row != nil && (st.touched || !st.inDV) {
 			out = append(out, st.row)
 		}
 		fin := live(st.row)
@@ -572,9 +582,14 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 	}
 	if !dirty {
 		// every change was older than what the table holds: nothing to rewrite
-		hit, out = nil, nil
+		hit, out, dvFiles = nil, nil, nil
 		rep.RowsRewritten = 0
 	}
+	dvRemoved, dvAdded, dvRows, err := writeDeletionVectors(ctx, j.table.Store(), dvFiles)
+	if err != nil {
+		return err
+	}
+	rep.FilesDeletionVectored, rep.RowsDeletionVectored = len(dvAdded), dvRows
 	sortRows(out, keyIdx)
 	adds, err := writeSorted(ctx, j.table.Store(), schema, out, func(r []any) any { return r[keyIdx[0]] }, bounds,
 		fileLimits{rows: j.cfg.TargetFileRows, bytes: j.cfg.TargetFileBytes, numIndexedCols: numIndexed}, opts)
@@ -590,7 +605,7 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 			return err
 		}
 	}
-	return j.commit(ctx, snap, rep, newMeta, newProto, hit, adds, &progress)
+	return j.commit(ctx, snap, rep, newMeta, newProto, append(hit, dvRemoved...), append(adds, dvAdded...), &progress)
 }
 
 // toChange converts a decoded event to table terms.

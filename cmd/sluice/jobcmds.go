@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/sluicehq/sluice/capture"
 	"github.com/sluicehq/sluice/jobs"
@@ -96,6 +97,18 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 const reportHelp = `The run report (JSON, documented in docs/operations.md) goes to --report FILE,
 or stdout with --report -; logs go to stderr.`
 
+const leaseHelp = `The job holds its lease in the lake while it runs (_sluice_leases/<job>, the
+lease ` + "`sluice schedule`" + ` takes too; run takes ingest's and merge's), so cron ticks,
+Airflow tasks and schedule daemons never run the same job at once. When another
+run holds it, the command does nothing and exits 6, naming the holder and when its
+lease expires; --wait D waits up to D for it instead. (Overlapping runs would be
+safe, commits are atomic; the lease only saves wasted work.)`
+
+// leaseWaitFlag adds --wait, how long a job waits for its lease.
+func leaseWaitFlag(fs *flag.FlagSet) *time.Duration {
+	return fs.Duration("wait", 0, "when another run holds this job's lease, wait up to this long for it (e.g. 10m) instead of exiting 6 at once")
+}
+
 func init() {
 	register(&command{
 		name:    "capture",
@@ -108,6 +121,11 @@ binlog. Events are Debezium-compatible JSON with schemas, one topic per table
 <topic_prefix>.sluice.positions in the same Kafka transaction as the events, so a
 restart resumes exactly where the last commit ended.
 
+MySQL/MariaDB: while the captured tables are idle, the stored position still
+follows the binlog (other databases' commits) every sources[].heartbeat_interval
+(default 10s; 0s off), with no event sent; PostgreSQL's slot follows the WAL
+through keepalives.
+
 Runs until SIGTERM or Ctrl-C, then stops cleanly (exit 0). Transient failures
 restart the source with backoff. If the stored position is gone on the server
 (binlog purged, replication slot dropped) it exits 5: the affected tables need a
@@ -117,27 +135,34 @@ backfill.`,
 	register(&command{
 		name:    "ingest",
 		summary: "copy Kafka topics into the raw Delta table, exactly once",
-		usage:   "--config sluice.yaml [--plan] [--continuous] [--report FILE|-] [--max-dead-letter-ratio R]",
+		usage:   "--config sluice.yaml [--plan] [--continuous [--interval D]] [--report FILE|-] [--max-dead-letter-ratio R] [--workers N --worker I] [--wait D]",
 		help: `Reads what the topics matching ingest.topics hold now (available-now) and appends
 it to the raw Delta table, with the Kafka offsets in the same commit (exactly
 once). Records that cannot be parsed go to the dead-letter table. --plan only
-prints what a run would read, per partition, and writes nothing. --continuous
-repeats every --interval until SIGTERM.
+prints what a run would read, per partition, and writes nothing (and takes no
+lease). --continuous repeats every --interval (default 1m) until SIGTERM, holding
+the ingest lease throughout.
+
+` + leaseHelp + `
 
 ` + reportHelp + `
 Exit codes: 3 Kafka or the store unreachable / a lost commit race (retry), 4 more
 dead letters than --max-dead-letter-ratio (the rest is committed), 5 the recorded
-offsets no longer fit a partition (topic recreated or retention ran ahead).`,
+offsets no longer fit a partition (topic recreated or retention ran ahead), 6
+another ingest holds the lease.`,
 		run: runIngest,
 	})
 	register(&command{
 		name:    "merge",
 		summary: "merge the raw table into the SCD Type 1 tables",
-		usage:   "--config sluice.yaml [--table db.table]... [--report FILE|-]",
+		usage:   "--config sluice.yaml [--table db.table]... [--report FILE|-] [--wait D]",
 		help: `Applies the raw table's commits that are newer than what each SCD1 table has
 merged: latest row per primary key, deletes, schema evolution. --table (repeatable,
 db.table or db.schema.table) restricts the run to those source tables. A table
-that fails does not stop the others; the run then exits non-zero.
+that fails does not stop the others; the run then exits non-zero. With --table
+the run still takes the whole merge lease.
+
+` + leaseHelp + `
 
 ` + reportHelp,
 		run: runMerge,
@@ -145,10 +170,12 @@ that fails does not stop the others; the run then exits non-zero.
 	register(&command{
 		name:    "run",
 		summary: "one cron tick: ingest, then merge",
-		usage:   "--config sluice.yaml [--report FILE|-]",
+		usage:   "--config sluice.yaml [--report FILE|-] [--wait D]",
 		help: `Runs ingest and then merge, with one combined report: what cron or an Airflow
 task calls every few minutes. If ingest fails (other than a usage error), merge
 still runs on what the raw table holds, and the exit code is ingest's.
+
+` + leaseHelp + `
 
 ` + reportHelp,
 		run: runRun,
@@ -156,10 +183,12 @@ still runs on what the raw table holds, and the exit code is ingest's.
 	register(&command{
 		name:    "compact",
 		summary: "rewrite the raw table's small files into large ones",
-		usage:   "--config sluice.yaml [--report FILE|-]",
+		usage:   "--config sluice.yaml [--report FILE|-] [--wait D]",
 		help: `Rewrites the raw table's small files into files of ingest.target_file_mb,
 sorted by (topic, ingest_ts). Safe beside running ingests and merges: the rows do
 not change (dataChange=false).
+
+` + leaseHelp + `
 
 ` + reportHelp,
 		run: runCompact,
@@ -205,6 +234,9 @@ func runIngest(ctx context.Context, env *cmdEnv, args []string) error {
 	interval := fs.Duration("interval", 0, "time between the starts of continuous runs (default 1m)")
 	report := fs.String("report", "", "write the JSON run report to this file, or - for stdout")
 	ratio := fs.Float64("max-dead-letter-ratio", -1, "fail (exit 4) when more than this fraction of records are dead letters (overrides ingest.max_dead_letter_ratio)")
+	workers := fs.Int("workers", -1, "split the partitions between N ingest processes, each started with its own --worker (overrides ingest.workers)")
+	worker := fs.Int("worker", -1, "which of the --workers processes this is, 0..N-1 (overrides ingest.worker)")
+	wait := leaseWaitFlag(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -215,6 +247,16 @@ func runIngest(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
+	if *workers >= 0 {
+		je.cfg.Ingest.Workers = *workers
+	}
+	if *worker >= 0 {
+		je.cfg.Ingest.Worker = *worker
+	}
+	if w, n := je.cfg.Ingest.Worker, je.cfg.Ingest.Workers; n < 0 || w < 0 || (n > 0 && w >= n) || (n == 0 && w != 0) {
+		return jobs.UsageError(fmt.Errorf("--worker %d --workers %d: want 0 <= worker < workers", w, n))
+	}
+	// Each worker holds its own lease (jobs.JobLeases), so workers run at once.
 	opts := jobs.IngestOptions{PlanOnly: *plan, Continuous: *continuous, Interval: *interval}
 	if *ratio >= 0 {
 		opts.MaxDeadLetterRatio = ratio
@@ -222,7 +264,13 @@ func runIngest(ctx context.Context, env *cmdEnv, args []string) error {
 	if *plan && *report == "" {
 		*report = "-" // a plan is only useful printed
 	}
-	rep, err := jobs.Ingest(ctx, je.cfg, opts, je.logger)
+	if *plan {
+		rep, err := jobs.Ingest(ctx, je.cfg, opts, je.logger) // read-only: no lease
+		return je.finishJob(rep, err, *report)
+	}
+	rep, err := jobs.WithJobLease(ctx, je.cfg, "ingest", jobs.JobLeaseOptions{Wait: *wait}, je.logger, func(ctx context.Context) (*jobs.Report, error) {
+		return jobs.Ingest(ctx, je.cfg, opts, je.logger)
+	})
 	return je.finishJob(rep, err, *report)
 }
 
@@ -233,6 +281,7 @@ func runMerge(ctx context.Context, env *cmdEnv, args []string) error {
 	var tables stringList
 	fs.Var(&tables, "table", "merge only this source table (db.table or db.schema.table); repeatable")
 	report := fs.String("report", "", "write the JSON run report to this file, or - for stdout")
+	wait := leaseWaitFlag(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -240,7 +289,9 @@ func runMerge(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := jobs.Merge(ctx, je.cfg, tables, je.logger)
+	rep, err := jobs.WithJobLease(ctx, je.cfg, "merge", jobs.JobLeaseOptions{Wait: *wait}, je.logger, func(ctx context.Context) (*jobs.Report, error) {
+		return jobs.Merge(ctx, je.cfg, tables, je.logger)
+	})
 	return je.finishJob(rep, err, *report)
 }
 
@@ -249,6 +300,7 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(c, env)
 	cfgPath := configFlag(fs)
 	report := fs.String("report", "", "write the JSON run report to this file, or - for stdout")
+	wait := leaseWaitFlag(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -256,7 +308,9 @@ func runRun(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := jobs.RunOnce(ctx, je.cfg, je.logger)
+	rep, err := jobs.WithJobLease(ctx, je.cfg, "run", jobs.JobLeaseOptions{Wait: *wait}, je.logger, func(ctx context.Context) (*jobs.Report, error) {
+		return jobs.RunOnce(ctx, je.cfg, je.logger)
+	})
 	return je.finishJob(rep, err, *report)
 }
 
@@ -265,6 +319,7 @@ func runCompact(ctx context.Context, env *cmdEnv, args []string) error {
 	fs := newFlags(c, env)
 	cfgPath := configFlag(fs)
 	report := fs.String("report", "", "write the JSON run report to this file, or - for stdout")
+	wait := leaseWaitFlag(fs)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -272,6 +327,8 @@ func runCompact(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := jobs.Compact(ctx, je.cfg, je.logger)
+	rep, err := jobs.WithJobLease(ctx, je.cfg, "compact", jobs.JobLeaseOptions{Wait: *wait}, je.logger, func(ctx context.Context) (*jobs.Report, error) {
+		return jobs.Compact(ctx, je.cfg, je.logger)
+	})
 	return je.finishJob(rep, err, *report)
 }

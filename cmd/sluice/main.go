@@ -95,13 +95,19 @@ Commands:
 	fmt.Fprint(w, `
 Run "sluice <command> --help" for a command's flags.
 Exit codes: 0 ok, 1 failed, 2 usage or config error, 3 retryable failure,
-4 dead-letter ratio exceeded, 5 needs an operator (see docs/operations.md).
+4 data quality (dead-letter ratio exceeded, validate found differences),
+5 needs an operator, 6 skipped: another run holds the job's lease
+(see docs/operations.md).
 `)
 }
 
 func printCommandHelp(w io.Writer, c *command, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "Usage: sluice %s %s\n\n%s\n", c.name, c.usage, strings.TrimSpace(c.help))
+	hasFlags := false
 	if fs != nil {
+		fs.VisitAll(func(*flag.Flag) { hasFlags = true })
+	}
+	if hasFlags {
 		fmt.Fprintln(w, "\nFlags:")
 		fs.SetOutput(w)
 		fs.PrintDefaults()
@@ -124,8 +130,7 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
-				return nil, flag.ErrHelp
+				return nil, flag.ErrHelp // fs.Parse printed the help already
 			}
 			return nil, jobs.UsageError(err)
 		}

@@ -12,15 +12,19 @@ import (
 func init() {
 	register(&command{
 		name:    "status",
-		summary: "how fresh each SCD1 table is, what waits to merge, Kafka lag",
+		summary: "how fresh each SCD1 table is, what waits to merge, Kafka and capture lag",
 		usage:   "--config sluice.yaml [--json]",
 		help: `Per SCD1 table: its version, the raw table version it is complete through, the
 source commit time and ordering key it reflects (its sluice.progress domain), and
 the raw versions and rows waiting to merge. Per topic: the Kafka offsets not yet in
 the raw table, when the brokers answer (within 10s; otherwise the status says
-why). Reads only; writes nothing. A table on a terminal, JSON with --json.
-
-Capture slot lag / binlog position is not shown yet.`,
+why). Per source, where its capture stands, asked of the source (10s timeout each):
+PostgreSQL — the slot's confirmed flush LSN, the current WAL LSN, lag and retained
+WAL bytes, wal_status; MySQL/MariaDB — the binlog position capture stored in Kafka
+(<topic_prefix>.sluice.positions), the server's position now (file:pos;GTID set)
+and the binlog bytes between them. A source that cannot be asked gets an error
+in its row, never a failed status. Reads only; writes nothing. A table on a
+terminal, JSON with --json.`,
 		run: runStatus,
 	})
 	register(&command{

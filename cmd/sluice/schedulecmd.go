@@ -20,7 +20,9 @@ A job never overlaps itself. In this process a tick that finds the previous run
 still going is skipped, not queued. Across processes a lease in the lake
 (<warehouse>/_sluice_leases/<job>/) makes the job exclusive: two daemons on two
 machines against one warehouse never run it at once, and a crashed daemon's lease
-expires after schedule.lease_ttl. run takes the ingest and the merge leases.
+expires after schedule.lease_ttl. run takes the ingest and the merge leases. The
+one-shot ingest, merge, run and compact commands take the same leases, so cron,
+Airflow and daemons can share a lake.
 
 Serves Prometheus metrics on http://ADDR/metrics (names in docs/metrics.md) and
 http://ADDR/healthz: 200 while the scheduler runs and no job failed

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -71,7 +72,7 @@ sources:
     server_id: %d
     include: ['%s\..*']
     exclude: ['%s\.other']
-`, f.dir, strings.Join(testenv.Kafka(t), ", "), f.db, my.Addr, my.User, 4000+time.Now().UnixNano()%100000, f.db, f.db)
+`, f.dir, strings.Join(testenv.Kafka(t), ", "), f.db, my.Addr, my.User, 100000+rand.Uint32N(1<<30), f.db, f.db)
 	t.Setenv("TEST_SNAP_MYSQL_PASSWORD", my.Password)
 	if err := os.WriteFile(p, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -219,7 +220,7 @@ func TestMariaDBSnapshotBackfillValidate(t *testing.T) {
 		t.Fatalf("snapshot before capture ran: exit %d (want %d), rows %d\n%s", code, jobs.ExitNeedsAction, rep.Snapshot.Rows, stderr)
 	}
 	f.startCapture(t)
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute) // capture first reads through other packages' binlog traffic
 	for {
 		// capture stores a position once it has sent a change of a captured
 		// table (jobs sets no heartbeat): insert and delete a row of t.

@@ -15,7 +15,7 @@ func init() {
 	register(&command{
 		name:    "vacuum",
 		summary: "delete data files and old log entries a Delta table no longer needs (dry run by default)",
-		usage:   "<table path | file:///dir | s3://bucket/prefix> [--execute] [--retention D] [--log]",
+		usage:   "<table path | file:///dir | s3://bucket/prefix> [--execute] [--retention D] [--log] [--json]",
 		help: `Lists, and with --execute deletes, the files under a Delta table's root that its
 latest version does not use and that no remove younger than the retention still
 references (VACUUM). Files newer than the retention are always kept: they may belong

@@ -13,7 +13,7 @@ func init() {
 	register(&command{
 		name:    "validate",
 		summary: "check the config and reachability, or compare a source table with its SCD1 table",
-		usage:   "--config sluice.yaml [--json] [--table T [--source NAME] [--repair]]",
+		usage:   "--config sluice.yaml [--json] [--table T [--source NAME] [--repair] [--range-rows N] [--max-keys N]]",
 		help: `Without --table: parses and validates the config (errors name the field), then
 tries to reach what it names, printing one line per check: the warehouse (a
 listing), Kafka (a metadata request), and each source (PostgreSQL: a connection and
