@@ -346,6 +346,10 @@ func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if i+8 <= len(s) && plain8(s[i:i+8]) {
+			i += 8
+			continue
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -385,6 +389,20 @@ func appendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// plain8 reports whether the 8 bytes of s need no escaping and are ASCII
+// (no byte < 0x20, '"', '\\' or >= 0x80), testing them as one word:
+// (x - 0x01…01·n) & ^x & 0x80…80 is non-zero exactly when some byte of x is
+// below n (n <= 0x80), and x ^ 0x01…01·c has a zero byte where x has c.
+func plain8(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	x := uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+	q := x ^ (ones * '"')
+	bs := x ^ (ones * '\\')
+	special := (x-ones*0x20)&^x | (q-ones)&^q | (bs-ones)&^bs | x
+	return special&highs == 0
 }
 
 // appendColumnSchema writes a Connect field schema in JsonConverter's key
@@ -514,7 +532,7 @@ func AppendSource(b []byte, s *Source) ([]byte, error) {
 	switch s.Connector {
 	case ConnectorPostgres:
 		b = append(b, `,"sequence":`...)
-		b = appendString(b, PostgresSequence(s.CommitLSN, s.LSN))
+		b = appendSequenceString(b, s.CommitLSN, s.LSN)
 		b = append(b, `,"schema":`...)
 		b = appendString(b, s.Schema)
 		b = append(b, `,"table":`...)
@@ -562,6 +580,25 @@ func PostgresSequence(commitLSN, lsn uint64) string {
 	b = appendLSNString(b, lsn)
 	b = append(b, ']')
 	return string(b)
+}
+
+// appendSequenceString appends PostgresSequence(commitLSN, lsn) as a JSON
+// string (its quotes escaped), without building the string first.
+func appendSequenceString(b []byte, commitLSN, lsn uint64) []byte {
+	b = append(b, `"[`...)
+	b = appendEscapedLSN(b, commitLSN)
+	b = append(b, ',')
+	b = appendEscapedLSN(b, lsn)
+	return append(b, `]"`...)
+}
+
+func appendEscapedLSN(b []byte, v uint64) []byte {
+	if v == 0 {
+		return append(b, "null"...)
+	}
+	b = append(b, '\\', '"')
+	b = strconv.AppendUint(b, v, 10)
+	return append(b, '\\', '"')
 }
 
 func appendLSNString(b []byte, v uint64) []byte {

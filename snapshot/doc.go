@@ -94,7 +94,11 @@
 // Config.Parallel workers take chunks from one queue across all tables.
 // Config.MaxRowsPerSec is one token bucket for all of them (rows are taken
 // in steps of 256; a blocked worker stops reading, which back-pressures
-// the COPY through TCP). Progress events (rows, rows/s, ETA per table)
+// the COPY through TCP). Within a chunk, reading, value conversion and
+// JSON encoding run on the worker's goroutine while a second goroutine
+// encodes and compresses the Parquet (chunkPipeline: batches of encoded
+// rows, at most four in flight, so a worker uses two cores and a slow
+// writer back-pressures the read). Progress events (rows, rows/s, ETA per table)
 // go to a callback; rendering belongs to the caller. Run returns a Report.
 //
 // The caller (cmd/jobs) must make sure capture is running, with its slot

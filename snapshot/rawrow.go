@@ -69,10 +69,14 @@ const snapshotPartition = -1
 // Debezium envelope (with schema) and its key, plus the extracted columns
 // exactly as ingest extracts them from a Kafka record.
 //
-// build is the snapshot's per-row hot path: the Connect schemas are encoded
-// once per chunk (enc), the constant columns are boxed once (consts), and
-// the row and its key/value buffers are reused, which datafile.Writer.Write
-// allows (it retains neither the row nor its []byte values).
+// It is the snapshot's per-row hot path, split in two halves that run on
+// two goroutines of a chunk (see chunkPipeline): encode (the JSON key and
+// value, on the reading goroutine) uses only change and enc; row (the raw
+// row around them, on the writing goroutine) uses only the constant
+// columns, offset and row. The Connect schemas are encoded once per chunk
+// (enc), the constant columns are boxed once (consts), and the row is
+// reused, which datafile.Writer.Write allows (it retains neither the row
+// nor its []byte values).
 type rowBuilder struct {
 	change   schemas.Change
 	topic    string
@@ -84,9 +88,8 @@ type rowBuilder struct {
 
 	enc    *schemas.TableEncoder
 	consts []any // the raw row with every per-row column nil
-	row    []any
-	key    []byte
-	value  []byte
+	rawRow []any
+	hasKey bool // a keyless table's raw rows have a null key
 }
 
 // Snapshot rows get partition -1 and offset chunk<<32 | row, unique per
@@ -132,7 +135,8 @@ func newRowBuilder(t *Table, pos schemas.Source, prefix, batchID string, chunk i
 		b.ordKey, b.sourceTS, nil, true,
 		b.batchID, nil,
 	}
-	b.row = make([]any, len(b.consts))
+	b.rawRow = make([]any, len(b.consts))
+	b.hasKey = len(t.Key) > 0
 	return b, nil
 }
 
@@ -143,29 +147,37 @@ const (
 	rawValueIdx  = 6
 )
 
-// build returns the raw row (schemas.RawColumns order) of one source row;
-// last marks the table's last row (source.snapshot "last"). The row and its
-// key/value bytes are valid until the next build call.
-func (b *rowBuilder) build(values []any, last bool) ([]any, error) {
+// encode appends the key and then the value of one source row to dst and
+// returns the extended slice and where the key ends in it; last marks the
+// table's last row (source.snapshot "last"). values are not retained.
+func (b *rowBuilder) encode(dst []byte, values []any, last bool) ([]byte, int, error) {
 	b.change.After = values
 	b.change.Source.Snapshot = "true"
 	if last {
 		b.change.Source.Snapshot = "last"
 	}
-	var err error
-	if b.key, err = b.enc.AppendKey(b.key[:0], &b.change); err != nil {
-		return nil, err
+	dst, err := b.enc.AppendKey(dst, &b.change)
+	if err != nil {
+		return nil, 0, err
 	}
-	if b.value, err = b.enc.AppendValue(b.value[:0], &b.change); err != nil {
-		return nil, err
+	keyEnd := len(dst)
+	if dst, err = b.enc.AppendValue(dst, &b.change); err != nil {
+		return nil, 0, err
 	}
-	row := b.row
+	return dst, keyEnd, nil
+}
+
+// row returns the raw row (schemas.RawColumns order) of an encoded key and
+// value, with the chunk's next offset. The row is valid until the next row
+// call; it references key and value.
+func (b *rowBuilder) row(key, value []byte) []any {
+	row := b.rawRow
 	copy(row, b.consts)
 	row[rawOffsetIdx] = b.offset
 	b.offset++
-	if len(b.change.Key) > 0 {
-		row[rawKeyIdx] = b.key
+	if b.hasKey {
+		row[rawKeyIdx] = key
 	}
-	row[rawValueIdx] = b.value
-	return row, nil
+	row[rawValueIdx] = value
+	return row
 }

@@ -263,17 +263,9 @@ func (rn *runner) chunk(ctx context.Context, w work) error {
 		return err
 	}
 	fw := &fileWriter{store: rn.raw, target: rn.cfg.TargetFileBytes}
+	pipe := startPipeline(ctx, b, fw)
 	last := c.Hi == nil // the table's final chunk carries source.snapshot "last"
 	var prev []any
-	var rows int64
-	flush := func(values []any, isLast bool) error {
-		row, err := b.build(values, isLast)
-		if err != nil {
-			return err
-		}
-		rows++
-		return fw.write(ctx, row)
-	}
 	const step = 256
 	pending := 0
 	err = sv.v.ReadChunk(ctx, tr.t, c, func(values []any) error {
@@ -285,11 +277,11 @@ func (rn *runner) chunk(ctx context.Context, w work) error {
 		}
 		pending--
 		if !last {
-			return flush(values, false)
+			return pipe.add(ctx, values, false)
 		}
 		// Hold one row back so the very last one can be marked.
 		if prev != nil {
-			if err := flush(prev, false); err != nil {
+			if err := pipe.add(ctx, prev, false); err != nil {
 				return err
 			}
 		}
@@ -297,8 +289,13 @@ func (rn *runner) chunk(ctx context.Context, w work) error {
 		return nil
 	})
 	if err == nil && prev != nil {
-		err = flush(prev, true)
+		err = pipe.add(ctx, prev, true)
 	}
+	if err != nil {
+		pipe.abort()
+		return fmt.Errorf("table %s chunk %d: %w", name, c.Index, err)
+	}
+	rows, err := pipe.finish(ctx)
 	if err != nil {
 		return fmt.Errorf("table %s chunk %d: %w", name, c.Index, err)
 	}
@@ -372,6 +369,12 @@ func (rn *runner) report(tr *tableRun, force bool) {
 	rn.progress(p)
 }
 
+// rawRowGroupBytes caps a snapshot file's row groups as ingest caps its
+// raw files' (8 MiB): a worker holds one row group of uncompressed rows
+// (each row carries its ~2-3 KB JSON envelope with schema), so the
+// datafile default (128 MiB) would hold hundreds of MB per worker.
+const rawRowGroupBytes = 8 << 20
+
 // fileWriter writes raw rows into data files of about target bytes.
 type fileWriter struct {
 	store  *lakelog.Table
@@ -383,7 +386,7 @@ type fileWriter struct {
 
 func (f *fileWriter) write(ctx context.Context, row []any) error {
 	if f.w == nil {
-		w, err := datafile.NewWriter(rawSchema(), datafile.Options{})
+		w, err := datafile.NewWriter(rawSchema(), datafile.Options{RowGroupBytes: rawRowGroupBytes})
 		if err != nil {
 			return fmt.Errorf("data file: %w", err)
 		}

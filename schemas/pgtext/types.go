@@ -282,6 +282,9 @@ func parseNumeric(s string) (pgtype.Numeric, error) {
 // becomes null.
 func decodeDecimal(scale int32) Decoder {
 	return func(s string) (any, error) {
+		if b, ok := fastDecimal(s, scale); ok {
+			return b, nil
+		}
 		n, err := parseNumeric(s)
 		if err != nil {
 			return nil, err
@@ -371,6 +374,9 @@ func decodeDate(s string) (any, error) {
 		return int32(math.MaxInt32), nil
 	case "-infinity":
 		return int32(math.MinInt32), nil
+	}
+	if days, ok := civilDate(s); ok {
+		return int32(days), nil
 	}
 	var d pgtype.Date
 	if err := d.Scan(s); err != nil {
@@ -484,6 +490,12 @@ func decodeTimestamp(millis bool) Decoder {
 		case "-infinity":
 			return int64(math.MinInt64), nil
 		}
+		if us, ok := fastTimestamp(s); ok {
+			if millis {
+				return floorDiv(us, 1000), nil
+			}
+			return us, nil
+		}
 		var ts pgtype.Timestamp
 		if err := ts.Scan(s); err != nil {
 			return nil, fmt.Errorf("timestamp %q: %w", s, err)
@@ -501,6 +513,9 @@ func decodeTimestamptz(s string) (any, error) {
 	switch s {
 	case "infinity", "-infinity":
 		return s, nil
+	}
+	if out, ok := fastTimestamptz(s); ok {
+		return out, nil
 	}
 	var ts pgtype.Timestamptz
 	if err := ts.Scan(s); err != nil {

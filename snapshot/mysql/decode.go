@@ -3,6 +3,7 @@ package mysql
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/sluicehq/sluice/schemas/mysqltype"
 )
@@ -69,8 +70,14 @@ func decodeBytes(c *mysqltype.Column, b []byte) (any, error) {
 		}
 		return c.BitValue(n), nil
 	case mysqltype.KindZonedTimestamp:
+		if s, ok := fastZonedTimestamp(b, c.Scale); ok {
+			return s, nil
+		}
 		return c.ZonedTimestampText(string(b))
 	case mysqltype.KindTimestampMillis, mysqltype.KindTimestampMicros:
+		if t, ok := fastDatetime(b); ok {
+			return c.Datetime(t), nil
+		}
 		return c.DatetimeText(string(b))
 	case mysqltype.KindDate:
 		return c.DateText(string(b))
@@ -86,4 +93,93 @@ func decodeBytes(c *mysqltype.Column, b []byte) (any, error) {
 		return c.Bytes(b), nil
 	}
 	return nil, fmt.Errorf("unexpected driver value []byte for kind %d", c.Kind)
+}
+
+// The driver formats TIMESTAMP and DATETIME values as
+// "YYYY-MM-DD HH:MM:SS[.ffffff]"; parsing that with time.Parse and
+// formatting it again was the largest part of decoding. fastZonedTimestamp
+// and fastDatetime read exactly that layout, with every field in range and
+// a real calendar date, and report ok = false for anything else (zero
+// dates, other layouts), which then takes mysqltype's general path; their
+// results are the general path's (TestFastTimestampsAgree).
+
+// datetimeFields checks the layout and ranges and returns the fraction's
+// digits.
+func datetimeFields(b []byte) (y, mo, d, h, mi, s int, frac []byte, ok bool) {
+	if len(b) < 19 || b[4] != '-' || b[7] != '-' || b[10] != ' ' || b[13] != ':' || b[16] != ':' {
+		return
+	}
+	for _, i := range [...]int{0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18} {
+		if b[i] < '0' || b[i] > '9' {
+			return
+		}
+	}
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range b[i : i+n] {
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	y, mo, d, h, mi, s = num(0, 4), num(5, 2), num(8, 2), num(11, 2), num(14, 2), num(17, 2)
+	if y == 0 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59 {
+		return
+	}
+	if len(b) > 19 {
+		if b[19] != '.' || len(b) == 20 || len(b) > 26 {
+			return
+		}
+		frac = b[20:]
+		for _, c := range frac {
+			if c < '0' || c > '9' {
+				return
+			}
+		}
+	}
+	return y, mo, d, h, mi, s, frac, true
+}
+
+func daysInMonth(y, m int) int {
+	return time.Date(y, time.Month(m)+1, 0, 0, 0, 0, 0, time.UTC).Day()
+}
+
+// fastZonedTimestamp is mysqltype.Column.ZonedTimestampText for the
+// driver's layout: "YYYY-MM-DDTHH:MM:SS", the fraction cut or padded to
+// exactly fsp digits, "Z".
+func fastZonedTimestamp(b []byte, fsp int) (string, bool) {
+	_, _, _, _, _, _, frac, ok := datetimeFields(b)
+	if !ok || fsp < 0 || fsp > 6 {
+		return "", false
+	}
+	var buf [32]byte
+	out := append(buf[:0], b[:19]...)
+	out[10] = 'T'
+	if fsp > 0 {
+		out = append(out, '.')
+		for i := range fsp {
+			if i < len(frac) {
+				out = append(out, frac[i])
+			} else {
+				out = append(out, '0')
+			}
+		}
+	}
+	out = append(out, 'Z')
+	return string(out), true
+}
+
+// fastDatetime reads the driver's layout as a UTC instant.
+func fastDatetime(b []byte) (time.Time, bool) {
+	y, mo, d, h, mi, s, frac, ok := datetimeFields(b)
+	if !ok {
+		return time.Time{}, false
+	}
+	ns := 0
+	for i := range 9 {
+		ns *= 10
+		if i < len(frac) {
+			ns += int(frac[i] - '0')
+		}
+	}
+	return time.Date(y, time.Month(mo), d, h, mi, s, ns, time.UTC), true
 }
