@@ -138,7 +138,16 @@ func NewProducer(ctx context.Context, cfg Config, logger *slog.Logger) (*Produce
 	return p, nil
 }
 
+// ensurePositionsTopic creates the positions topic when it is missing. It
+// looks the topic up first: a cluster that refuses topic creation (no
+// CREATE permission, no controller) must not stop a capture whose topic
+// already exists.
 func (p *Producer) ensurePositionsTopic(ctx context.Context) error {
+	if topics, err := p.adm.ListTopics(ctx, p.cfg.PositionsTopic); err == nil {
+		if d, ok := topics[p.cfg.PositionsTopic]; ok && d.Err == nil {
+			return nil
+		}
+	}
 	compact := "compact"
 	resp, err := p.adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": &compact}, p.cfg.PositionsTopic)
 	if err == nil {

@@ -18,7 +18,7 @@ import (
 
 	"github.com/sluicehq/sluice/lakelog"
 	"github.com/sluicehq/sluice/lakelog/blob"
-	"github.com/sluicehq/sluice/lakelog/datafile"
+	"github.com/sluicehq/sluice/lakelog/dv"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -263,7 +263,7 @@ func readSCD1(ctx context.Context, wh blob.Store, loc string, dt *demoTable) ([]
 	}
 	var all []keyed
 	for _, add := range snap.Files() {
-		rows, err := datafile.ReadFile(ctx, tbl.Store(), add, schema)
+		rows, err := dv.ReadFile(ctx, tbl.Store(), nil, add, schema)
 		if err != nil {
 			return nil, nil, err
 		}

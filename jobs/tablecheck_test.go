@@ -19,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/lakelog"
 	"github.com/sluicehq/sluice/lakelog/blob"
 	"github.com/sluicehq/sluice/lakelog/datafile"
+	"github.com/sluicehq/sluice/lakelog/dv"
 	"github.com/sluicehq/sluice/merge"
 	"github.com/sluicehq/sluice/schemas"
 	"github.com/sluicehq/sluice/snapshot"
@@ -249,7 +250,7 @@ func (e *tcEnv) lakeRows() map[int64][]any {
 	}
 	out := map[int64][]any{}
 	for _, f := range snap.Files() {
-		rows, err := datafile.ReadFile(e.ctx, e.table.Store(), f, snap.Schema())
+		rows, err := dv.ReadFile(e.ctx, e.table.Store(), nil, f, snap.Schema())
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -281,7 +282,7 @@ func (e *tcEnv) tamper(edit func(row []any) []any, extra ...[]any) {
 	}
 	var rows [][]any
 	for _, f := range snap.Files() {
-		rs, err := datafile.ReadFile(e.ctx, e.table.Store(), f, snap.Schema())
+		rs, err := dv.ReadFile(e.ctx, e.table.Store(), nil, f, snap.Schema())
 		if err != nil {
 			e.t.Fatal(err)
 		}

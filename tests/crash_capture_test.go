@@ -339,9 +339,13 @@ func crashWaitSlot(t *testing.T, dsn, slot string, active bool, c *crashChild) {
 		t.Fatalf("connect: %v", err)
 	}
 	defer conn.Close(ctx)
-	for range 600 {
+	query := `SELECT active FROM pg_replication_slots WHERE slot_name = $1`
+	if active {
+		query = slotStreamingSQL
+	}
+	for range 2400 {
 		var a bool
-		err := conn.QueryRow(ctx, `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&a)
+		err := conn.QueryRow(ctx, query, slot).Scan(&a)
 		if err == nil && a == active {
 			return
 		}

@@ -14,7 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/sluicehq/sluice/lakelog"
-	"github.com/sluicehq/sluice/lakelog/datafile"
+	"github.com/sluicehq/sluice/lakelog/dv"
 	"github.com/sluicehq/sluice/schemas"
 )
 
@@ -198,7 +198,7 @@ func (r crashRawRow) position() string {
 }
 
 // crashReadRows reads every row of the table's current snapshot with
-// datafile.ReadFile, by schema (nil: the snapshot's own schema).
+// dv.ReadFile (deletion vectors applied), by schema (nil: the snapshot's own schema).
 func crashReadRows(t testing.TB, table *lakelog.Table, schema *lakelog.StructType) (*lakelog.Snapshot, []crashRawRow) {
 	t.Helper()
 	ctx := context.Background()
@@ -211,7 +211,7 @@ func crashReadRows(t testing.TB, table *lakelog.Table, schema *lakelog.StructTyp
 	}
 	var out []crashRawRow
 	for _, add := range snap.Files() {
-		rows, err := datafile.ReadFile(ctx, table.Store(), add, schema)
+		rows, err := dv.ReadFile(ctx, table.Store(), nil, add, schema)
 		if err != nil {
 			t.Fatalf("read %s: %v", add.Path, err)
 		}

@@ -28,7 +28,7 @@ import (
 	"github.com/sluicehq/sluice/lakelog"
 	"github.com/sluicehq/sluice/lakelog/blob"
 	"github.com/sluicehq/sluice/lakelog/blob/fileblob"
-	"github.com/sluicehq/sluice/lakelog/datafile"
+	"github.com/sluicehq/sluice/lakelog/dv"
 	"github.com/sluicehq/sluice/merge"
 	"github.com/sluicehq/sluice/schemas"
 	"github.com/sluicehq/sluice/tests/testenv"
@@ -358,7 +358,7 @@ func dbzReadOurs(t *testing.T, store blob.Store, columns []string) map[string]db
 	}
 	schema := snap.Schema()
 	for _, add := range snap.Files() {
-		rows, err := datafile.ReadFile(ctx, store, add, schema)
+		rows, err := dv.ReadFile(ctx, store, nil, add, schema)
 		if err != nil {
 			t.Fatal(err)
 		}

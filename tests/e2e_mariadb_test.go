@@ -26,6 +26,36 @@ func (m mariaExec) Exec(_ context.Context, sql string) error {
 	return err
 }
 
+// mariaSession is a workload.Execer on one MariaDB session that reconnects
+// after reset (a restart of the server broke the session).
+type mariaSession struct {
+	t   *testing.T
+	cfg testenv.MySQLConfig
+	db  string
+	c   *client.Conn
+}
+
+func (s *mariaSession) Exec(_ context.Context, sql string) error {
+	_, err := s.conn().Execute(sql)
+	return err
+}
+
+// conn returns the session's connection, connecting if needed.
+func (s *mariaSession) conn() *client.Conn {
+	if s.c == nil {
+		s.c = mariaConn(s.t, s.cfg, s.db)
+	}
+	return s.c
+}
+
+// reset drops the connection; the next use reconnects.
+func (s *mariaSession) reset() {
+	if s.c != nil {
+		s.c.Close()
+		s.c = nil
+	}
+}
+
 // mariaConn opens a session in UTC with utf8mb4 (the workload writes
 // TIMESTAMP literals in UTC and 4-byte UTF-8 text).
 func mariaConn(t *testing.T, cfg testenv.MySQLConfig, db string) *client.Conn {
@@ -111,20 +141,26 @@ func waitReplica(t *testing.T, conn *client.Conn, serverID uint32) {
 
 // TestE2EMariaDBToSCD1 is TestE2EPostgresToSCD1 for MariaDB's binlog.
 func TestE2EMariaDBToSCD1(t *testing.T) {
-	cfg := testenv.MySQL(t)
-	brokers := testenv.Kafka(t)
+	runMariaDBE2E(t, e2eSetup{brokers: testenv.Kafka(t)}, testenv.MySQL(t), workloadRounds(250, 150))
+}
+
+// runMariaDBE2E runs the rounds on a fresh database of the MariaDB server
+// cfg, streaming through capture, Kafka, ingest and merge, and compares
+// every table after each round.
+func runMariaDBE2E(t *testing.T, setup e2eSetup, cfg testenv.MySQLConfig, rounds []round) {
+	brokers := setup.brokers
 	dir := t.TempDir()
 	store, err := fileblob.New(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed := e2eSeed(t)
+	seed := setup.workloadSeed(t)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("seed %d (replay: SLUICE_E2E_SEED=%d go test -run '%s' ./tests/)", seed, seed, t.Name())
 		}
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), setup.runTimeout())
 	defer cancel()
 
 	dbName := testenv.UniqueName("e2e")
@@ -133,8 +169,7 @@ func TestE2EMariaDBToSCD1(t *testing.T) {
 		t.Fatalf("create database: %v", err)
 	}
 	t.Cleanup(func() { _, _ = admin.Execute("DROP DATABASE IF EXISTS " + dbName) })
-	conn := mariaConn(t, cfg, dbName)
-	db := mariaExec{conn}
+	db := &mariaSession{t: t, cfg: cfg, db: dbName}
 	w := workload.New(workload.MariaDB, seed)
 	if err := w.Setup(ctx, db); err != nil {
 		t.Fatal(err)
@@ -143,16 +178,19 @@ func TestE2EMariaDBToSCD1(t *testing.T) {
 	prefix := testenv.UniqueName("e2emy")
 	serverID := 100000 + rand.Uint32N(1<<30) // unique among the shared server's replicas
 	t.Logf("database %s, topics %s.%s.*, server id %d, warehouse %s", dbName, prefix, dbName, serverID, dir)
-	src, err := mysql.New(ctx, mysql.Config{
-		Addr: cfg.Addr, User: cfg.User, Password: cfg.Password,
-		ServerID: serverID, Flavor: mysql.FlavorMariaDB,
-		Include:     []string{regexp.QuoteMeta(dbName) + `\..*`},
-		TopicPrefix: prefix,
-	}, e2eLogger(t))
-	if err != nil {
-		t.Fatalf("mysql.New: %v", err)
+	open := func(ctx context.Context) (capture.Source, error) {
+		src, err := mysql.New(ctx, mysql.Config{
+			Addr: cfg.Addr, User: cfg.User, Password: cfg.Password,
+			ServerID: serverID, Flavor: mysql.FlavorMariaDB,
+			Include:     []string{regexp.QuoteMeta(dbName) + `\..*`},
+			TopicPrefix: prefix,
+		}, e2eLogger(t))
+		if err != nil {
+			return nil, fmt.Errorf("mysql.New: %w", err)
+		}
+		return src, nil
 	}
-	stopCapture := runCapture(t, src, capture.Config{
+	stopCapture := setup.startCapture(t, open, capture.Config{
 		Kafka:            capture.KafkaConfig{Brokers: brokers},
 		SourceName:       prefix,
 		TopicPrefix:      prefix,
@@ -163,17 +201,21 @@ func TestE2EMariaDBToSCD1(t *testing.T) {
 	markers := newMarkerWatch(t, brokers, prefix+"."+dbName+"."+workload.MarkerTable)
 	l := newLake(store, brokers, topicRegex(prefix, dbName))
 
-	for round, ops := range []int{250, 150} {
-		if err := w.Run(ctx, db, ops); err != nil {
+	for round, write := range rounds {
+		if err := write(ctx, w, db); err != nil {
 			t.Fatal(err)
 		}
 		note := fmt.Sprintf("drain-%d-%s", round, prefix)
 		if _, err := w.Marker(ctx, db, note); err != nil {
 			t.Fatal(err)
 		}
-		markers.wait(t, note, 60*time.Second)
+		markers.wait(t, note, 90*time.Second)
+		if setup.beforeIngest != nil {
+			setup.beforeIngest()
+		}
 		l.ingestAndMerge(t, round)
-		compareAll(t, w, l, dbName, "", dir, func(wt workload.Table) rowSet { return readMariaDB(t, conn, wt) })
+		checkRawOnce(t, l)
+		compareAll(t, w, l, dbName, "", dir, func(wt workload.Table) rowSet { return readMariaDB(t, db.conn(), wt) })
 		if t.Failed() {
 			break
 		}

@@ -34,7 +34,12 @@ func (p pgExec) Exec(ctx context.Context, sql string) error {
 // test ends, and returns its name and DSN.
 func newPostgresDB(t *testing.T) (name, dsn string) {
 	t.Helper()
-	admin := testenv.PostgresDSN(t)
+	return newPostgresDBOn(t, testenv.PostgresDSN(t))
+}
+
+// newPostgresDBOn is newPostgresDB on the server of the superuser DSN admin.
+func newPostgresDBOn(t *testing.T, admin string) (name, dsn string) {
+	t.Helper()
 	name = testenv.UniqueName("e2e")
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, admin)
@@ -67,20 +72,63 @@ func newPostgresDB(t *testing.T) (name, dsn string) {
 	return name, u.String()
 }
 
+// pgSession is a workload.Execer on one PostgreSQL session that
+// reconnects after reset (a restart of the server broke the session).
+type pgSession struct {
+	dsn string
+	c   *pgx.Conn
+}
+
+func (s *pgSession) Exec(ctx context.Context, sql string) error {
+	if s.c == nil || s.c.IsClosed() {
+		c, err := pgx.Connect(ctx, s.dsn)
+		if err != nil {
+			return err
+		}
+		s.c = c
+	}
+	_, err := s.c.Exec(ctx, sql)
+	return err
+}
+
+// conn returns the session's connection, connecting if needed.
+func (s *pgSession) conn(t *testing.T) *pgx.Conn {
+	t.Helper()
+	if err := s.Exec(context.Background(), "SELECT 1"); err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	return s.c
+}
+
+// reset drops the connection; the next use reconnects.
+func (s *pgSession) reset() {
+	if s.c != nil {
+		_ = s.c.Close(context.Background())
+		s.c = nil
+	}
+}
+
+// slotStreamingSQL is true once a walsender streams from slot $1. A slot
+// shows active as soon as its creation starts, but creation first waits
+// for every transaction running on the server (other packages' too), and
+// writes made before it ends are not captured: so wait for streaming.
+const slotStreamingSQL = `SELECT EXISTS (SELECT 1 FROM pg_replication_slots s JOIN pg_stat_replication r ON r.pid = s.active_pid
+	WHERE s.slot_name = $1 AND r.state IN ('catchup', 'streaming'))`
+
 // waitSlotActive blocks until a walsender streams from slot, so that every
 // later write is captured.
 func waitSlotActive(t *testing.T, conn *pgx.Conn, slot string) {
 	t.Helper()
 	ctx := context.Background()
-	for range 600 {
-		var active bool
-		err := conn.QueryRow(ctx, `SELECT active FROM pg_replication_slots WHERE slot_name = $1`, slot).Scan(&active)
-		if err == nil && active {
+	for range 2400 {
+		var streaming bool
+		err := conn.QueryRow(ctx, slotStreamingSQL, slot).Scan(&streaming)
+		if err == nil && streaming {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("slot %s never became active", slot)
+	t.Fatalf("slot %s never streamed", slot)
 }
 
 // pgText renders a column as text in the canonical form (before
@@ -248,9 +296,61 @@ func copyToDir(t *testing.T, store blob.Store, prefix string) string {
 // local directory holding the store's objects (called before each
 // comparison) for DuckDB.
 func runPostgresE2E(t *testing.T, store blob.Store, localDir func() string, rounds []round) {
-	brokers := testenv.Kafka(t)
-	dbName, dsn := newPostgresDB(t)
-	seed := e2eSeed(t)
+	runPostgresE2EOn(t, e2eSetup{brokers: testenv.Kafka(t), pgAdmin: testenv.PostgresDSN(t)}, store, localDir, rounds)
+}
+
+// e2eSetup says where a pipeline run gets its services and how capture runs.
+type e2eSetup struct {
+	brokers []string
+	pgAdmin string // superuser DSN of the PostgreSQL server
+	// restarting runs capture under capture.RunWithRestarts (a new Source
+	// after every error, as the sluice command does) instead of failing the
+	// test on its first error.
+	restarting bool
+	// stats, when set, is capture's Config.Stats (restart counts).
+	stats *capture.Stats
+	// beforeIngest, when set, runs after each round's marker reached Kafka
+	// and before that round's ingest (e.g. to switch injected faults off).
+	beforeIngest func()
+	// seed, when not 0, is the workload's seed (else e2eSeed).
+	seed uint64
+	// timeout bounds the whole run (default 3 minutes).
+	timeout time.Duration
+}
+
+func (s e2eSetup) workloadSeed(t *testing.T) uint64 {
+	if s.seed != 0 {
+		return s.seed
+	}
+	return e2eSeed(t)
+}
+
+func (s e2eSetup) runTimeout() time.Duration {
+	if s.timeout > 0 {
+		return s.timeout
+	}
+	return 3 * time.Minute
+}
+
+// startCapture runs capture for the setup: a failure ends the test, or,
+// with restarting, restarts capture with a fresh Source from open.
+func (s e2eSetup) startCapture(t *testing.T, open func(context.Context) (capture.Source, error), cfg capture.Config) (stop func()) {
+	t.Helper()
+	cfg.Stats = s.stats
+	if !s.restarting {
+		src, err := open(context.Background())
+		if err != nil {
+			t.Fatalf("open source: %v", err)
+		}
+		return runCapture(t, src, cfg)
+	}
+	return runCaptureRestarting(t, open, cfg)
+}
+
+func runPostgresE2EOn(t *testing.T, setup e2eSetup, store blob.Store, localDir func() string, rounds []round) {
+	brokers := setup.brokers
+	dbName, dsn := newPostgresDBOn(t, setup.pgAdmin)
+	seed := setup.workloadSeed(t)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("seed %d (replay: SLUICE_E2E_SEED=%d go test -run '%s' ./tests/)", seed, seed, t.Name())
@@ -261,15 +361,12 @@ func runPostgresE2E(t *testing.T, store blob.Store, localDir func() string, roun
 	// random workload (the bug TestE2EPostgresToastKeyChange reproduces is
 	// fixed); SLUICE_E2E_TOAST_KEYCHANGES=0 makes every key change assign it.
 	w.KeyChangesSetBig = os.Getenv("SLUICE_E2E_TOAST_KEYCHANGES") == "0"
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), setup.runTimeout())
 	defer cancel()
 
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.Background())
-	db := pgExec{conn}
+	db := &pgSession{dsn: dsn}
+	defer db.reset()
+	conn := db.conn(t)
 	if err := w.Setup(ctx, db); err != nil {
 		t.Fatal(err)
 	}
@@ -281,11 +378,14 @@ func runPostgresE2E(t *testing.T, store blob.Store, localDir func() string, roun
 	for _, wt := range w.Tables() {
 		tables = append(tables, "public."+wt.Name)
 	}
-	src, err := postgres.New(ctx, postgres.Config{DSN: dsn, SlotName: slot, Publication: "e2e_pub", Tables: tables, TopicPrefix: prefix}, e2eLogger(t))
-	if err != nil {
-		t.Fatalf("postgres.New: %v", err)
+	open := func(ctx context.Context) (capture.Source, error) {
+		src, err := postgres.New(ctx, postgres.Config{DSN: dsn, SlotName: slot, Publication: "e2e_pub", Tables: tables, TopicPrefix: prefix}, e2eLogger(t))
+		if err != nil {
+			return nil, fmt.Errorf("postgres.New: %w", err)
+		}
+		return src, nil
 	}
-	stopCapture := runCapture(t, src, capture.Config{
+	stopCapture := setup.startCapture(t, open, capture.Config{
 		Kafka:            capture.KafkaConfig{Brokers: brokers},
 		SourceName:       prefix,
 		TopicPrefix:      prefix,
@@ -304,9 +404,13 @@ func runPostgresE2E(t *testing.T, store blob.Store, localDir func() string, roun
 		if _, err := w.Marker(ctx, db, note); err != nil {
 			t.Fatal(err)
 		}
-		markers.wait(t, note, 60*time.Second)
+		markers.wait(t, note, 90*time.Second)
+		if setup.beforeIngest != nil {
+			setup.beforeIngest()
+		}
 		l.ingestAndMerge(t, round)
-		compareAll(t, w, l, dbName, "public", localDir(), func(wt workload.Table) rowSet { return readPostgres(t, conn, wt) })
+		checkRawOnce(t, l)
+		compareAll(t, w, l, dbName, "public", localDir(), func(wt workload.Table) rowSet { return readPostgres(t, db.conn(t), wt) })
 		if t.Failed() {
 			break
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/sluicehq/sluice/lakelog/blob"
 	"github.com/sluicehq/sluice/lakelog/blob/fileblob"
 	"github.com/sluicehq/sluice/lakelog/datafile"
+	"github.com/sluicehq/sluice/lakelog/dv"
 	"github.com/sluicehq/sluice/merge"
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -126,7 +127,7 @@ func dropRow(t *testing.T, tbl *lakelog.Table, drop func([]any) bool) {
 	tx := snap.Begin("DELETE")
 	dropped := 0
 	for _, f := range snap.Files() {
-		rows, err := datafile.ReadFile(ctx, tbl.Store(), f, snap.Schema())
+		rows, err := dv.ReadFile(ctx, tbl.Store(), nil, f, snap.Schema())
 		if err != nil {
 			t.Fatal(err)
 		}

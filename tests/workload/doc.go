@@ -16,10 +16,10 @@
 //   - Generated text keys are lowercase ASCII, so MariaDB's case- and
 //     pad-insensitive collations never merge two keys the generator thinks
 //     are distinct.
+//   - Schema changes (Alter, RunDDL) add nullable columns at the end, with
+//     and without a DEFAULT, and widen types (int→bigint, real/float→double,
+//     varchar(n)→varchar(m), decimal precision up); Tables follows them, so
+//     the comparison reads the live columns. Rows that existed when a column
+//     was added with a DEFAULT and have not changed since read NULL in the
+//     lake (LakeNulls): no change event ever carried the backfilled value.
 package workload
-
-// TODO(e2e DDL, issue 8): between rounds, ALTER TABLE … ADD COLUMN (with and
-// without DEFAULT) and widen types (int→bigint, varchar(n)→varchar(m),
-// numeric precision) on both dialects with capture running; Tables then
-// must track the live columns so the comparison reads them (old rows NULL
-// in the lake unless changed after the DDL; see docs/testing.md).

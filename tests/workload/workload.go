@@ -17,6 +17,7 @@ type Execer interface {
 type Stats struct {
 	Inserts, Reinserts, Updates, ToastUpdates, KeyChanges, Deletes int
 	Transactions, Rollbacks                                        int
+	Alters                                                         int // schema changes (Alter)
 }
 
 // Workload is a seeded generator of writes; not safe for concurrent use.
@@ -29,6 +30,11 @@ type Workload struct {
 	stats  Stats
 	log    []string // every statement, shortened
 	marker int64
+	// pending are the schema changes Alter has not applied yet (nil: all).
+	pending []alteration
+	// stale, per table, maps a live key to the columns added with a DEFAULT
+	// since its row last went out in a change event (see LakeNulls).
+	stale []map[string]map[string]bool
 
 	// KeyChangesSetBig makes every primary-key change also assign the big
 	// column, so the new row never carries it as an unchanged TOAST value.
@@ -74,6 +80,7 @@ func New(d Dialect, seed uint64) *Workload {
 	w := &Workload{d: d, seed: seed, r: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)), tables: Tables(d)}
 	for range w.tables {
 		w.keys = append(w.keys, newKeySet())
+		w.stale = append(w.stale, map[string]map[string]bool{})
 	}
 	return w
 }
@@ -145,9 +152,11 @@ func (w *Workload) Run(ctx context.Context, db Execer, ops int) error {
 func (w *Workload) transaction(ctx context.Context, db Execer) error {
 	rollback := w.r.IntN(5) == 0
 	var saved []*keySet
+	var savedStale []map[string]map[string]bool
 	if rollback {
-		for _, k := range w.keys {
+		for i, k := range w.keys {
 			saved = append(saved, k.clone())
+			savedStale = append(savedStale, cloneStale(w.stale[i]))
 		}
 	}
 	if err := w.exec(ctx, db, "BEGIN"); err != nil {
@@ -161,7 +170,7 @@ func (w *Workload) transaction(ctx context.Context, db Execer) error {
 	w.stats.Transactions++
 	if rollback {
 		w.stats.Rollbacks++
-		w.keys = saved
+		w.keys, w.stale = saved, savedStale
 		return w.exec(ctx, db, "ROLLBACK")
 	}
 	return w.exec(ctx, db, "COMMIT")
@@ -176,11 +185,11 @@ func (w *Workload) op(ctx context.Context, db Execer) error {
 	case len(ks.live) < 3 || roll < 35:
 		return w.insert(ctx, db, t, ks)
 	case roll < 72:
-		return w.update(ctx, db, t, ks)
+		return w.update(ctx, db, ti, t, ks)
 	case roll < 82:
-		return w.changeKey(ctx, db, t, ks)
+		return w.changeKey(ctx, db, ti, t, ks)
 	default:
-		return w.delete(ctx, db, t, ks)
+		return w.delete(ctx, db, ti, t, ks)
 	}
 }
 
@@ -259,13 +268,14 @@ func (w *Workload) insert(ctx context.Context, db Execer, t Table, ks *keySet) e
 // update sets a random non-empty subset of the non-key columns; on a table
 // with a big column it leaves that column out two times in three, which in
 // PostgreSQL sends it as an unchanged TOAST value.
-func (w *Workload) update(ctx context.Context, db Execer, t Table, ks *keySet) error {
-	_, key := w.pick(ks)
+func (w *Workload) update(ctx context.Context, db Execer, ti int, t Table, ks *keySet) error {
+	old, key := w.pick(ks)
 	sets := w.sets(t, 1+w.r.IntN(4))
 	sql := fmt.Sprintf("UPDATE %s SET %s WHERE %s", t.Name, strings.Join(sets, ", "), where(t, key))
 	if err := w.exec(ctx, db, sql); err != nil {
 		return err
 	}
+	w.touched(ti, old)
 	w.stats.Updates++
 	return nil
 }
@@ -295,7 +305,7 @@ func (w *Workload) sets(t Table, n int) []string {
 
 // changeKey moves a row to a new key, sometimes changing other columns too
 // (never the big one, so PostgreSQL's new tuple may carry it unchanged).
-func (w *Workload) changeKey(ctx context.Context, db Execer, t Table, ks *keySet) error {
+func (w *Workload) changeKey(ctx context.Context, db Execer, ti int, t Table, ks *keySet) error {
 	old, oldLits := w.pick(ks)
 	newLits := w.newKey(t, ks)
 	var sets []string
@@ -320,6 +330,7 @@ func (w *Workload) changeKey(ctx context.Context, db Execer, t Table, ks *keySet
 	if err := w.exec(ctx, db, sql); err != nil {
 		return err
 	}
+	w.touched(ti, old)
 	ks.remove(old)
 	ks.add(strings.Join(newLits, ","))
 	ks.dead = append(ks.dead, old)
@@ -327,12 +338,13 @@ func (w *Workload) changeKey(ctx context.Context, db Execer, t Table, ks *keySet
 	return nil
 }
 
-func (w *Workload) delete(ctx context.Context, db Execer, t Table, ks *keySet) error {
+func (w *Workload) delete(ctx context.Context, db Execer, ti int, t Table, ks *keySet) error {
 	old, lits := w.pick(ks)
 	sql := fmt.Sprintf("DELETE FROM %s WHERE %s", t.Name, where(t, lits))
 	if err := w.exec(ctx, db, sql); err != nil {
 		return err
 	}
+	w.touched(ti, old)
 	ks.remove(old)
 	ks.dead = append(ks.dead, old)
 	w.stats.Deletes++

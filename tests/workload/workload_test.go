@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -52,6 +53,56 @@ func TestOperationMix(t *testing.T) {
 	} {
 		if n == 0 {
 			t.Errorf("no %s in 400 operations: %+v", name, st)
+		}
+	}
+}
+
+// TestDDLReplaysAndTracksColumns: schema changes are part of the seeded
+// sequence, change the tables' columns, and mark the live rows of a column
+// added with a DEFAULT until they change.
+func TestDDLReplaysAndTracksColumns(t *testing.T) {
+	for _, d := range []Dialect{Postgres, MariaDB} {
+		run := func(seed uint64) (*Workload, []string) {
+			w := New(d, seed)
+			r := &recorder{}
+			if err := w.Setup(context.Background(), r); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.Run(context.Background(), r, 400); err != nil {
+				t.Fatal(err)
+			}
+			if err := w.RunDDL(context.Background(), r, 30, 20); err != nil {
+				t.Fatal(err)
+			}
+			return w, r.stmts
+		}
+		w, a := run(5)
+		if _, b := run(5); !slices.Equal(a, b) {
+			t.Errorf("%s: seed 5 with DDL gave different statements on two runs", d)
+		}
+		if got, want := w.Stats().Alters, len(alterations(d)); got != want {
+			t.Errorf("%s: %d schema changes applied, want all %d", d, got, want)
+		}
+		var alters int
+		for _, s := range a {
+			if strings.HasPrefix(s, "ALTER TABLE") {
+				alters++
+			}
+		}
+		if alters != len(alterations(d)) {
+			t.Errorf("%s: %d ALTER statements, want %d", d, alters, len(alterations(d)))
+		}
+		types := w.Tables()[0]
+		if c := types.Columns[len(types.Columns)-1]; c.Name != "c_added" && c.Name != "c_added_dflt" {
+			t.Errorf("%s: last column of e2e_types is %s, want an added one", d, c.Name)
+		}
+		if len(w.LakeNulls("e2e_types")) == 0 {
+			t.Errorf("%s: no rows of e2e_types await their default in the lake", d)
+		}
+		for key, cols := range w.LakeNulls("e2e_textkey") {
+			if strings.Contains(key, "'") || !slices.Equal(cols, []string{"extra"}) {
+				t.Errorf("%s: LakeNulls(e2e_textkey)[%q] = %v, want unquoted key and [extra]", d, key, cols)
+			}
 		}
 	}
 }
