@@ -164,71 +164,7 @@ func (p *Producer) ensurePositionsTopic(ctx context.Context) error {
 // read_committed isolation, so an aborted transaction's position is never
 // seen.
 func (p *Producer) LastPosition(ctx context.Context) (string, error) {
-	ends, err := p.adm.ListCommittedOffsets(ctx, p.cfg.PositionsTopic)
-	if err != nil {
-		return "", fmt.Errorf("kafka: end offsets of %s: %w", p.cfg.PositionsTopic, err)
-	}
-	if err := ends.Error(); err != nil {
-		return "", fmt.Errorf("kafka: end offsets of %s: %w", p.cfg.PositionsTopic, err)
-	}
-	want := map[int32]int64{}
-	parts := map[int32]kgo.Offset{}
-	ends.Each(func(o kadm.ListedOffset) {
-		if o.Offset > 0 {
-			want[o.Partition] = o.Offset
-			parts[o.Partition] = kgo.NewOffset().AtStart()
-		}
-	})
-	if len(want) == 0 {
-		return "", nil
-	}
-	opts, err := p.cfg.Kafka.clientOpts(p.logger)
-	if err != nil {
-		return "", err
-	}
-	opts = append(opts,
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{p.cfg.PositionsTopic: parts}),
-		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		// Commit markers are the last offsets below the stable offset;
-		// seeing them is how we know we reached it.
-		kgo.KeepControlRecords(),
-	)
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return "", fmt.Errorf("kafka client: %w", err)
-	}
-	defer cl.Close()
-	var last positionRecord
-	var lastOffset int64 = -1
-	for len(want) > 0 {
-		fs := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		var ferr error
-		fs.EachError(func(t string, part int32, err error) { ferr = fmt.Errorf("kafka: read %s/%d: %w", t, part, err) })
-		if ferr != nil {
-			return "", ferr
-		}
-		fs.EachRecord(func(r *kgo.Record) {
-			if end, ok := want[r.Partition]; ok && r.Offset+1 >= end {
-				delete(want, r.Partition)
-			}
-			if r.Attrs.IsControl() || string(r.Key) != p.cfg.SourceName || r.Offset < lastOffset {
-				return
-			}
-			var pr positionRecord
-			if err := json.Unmarshal(r.Value, &pr); err != nil {
-				ferr = fmt.Errorf("kafka: position record %s/%d@%d: %w", r.Topic, r.Partition, r.Offset, err)
-				return
-			}
-			last, lastOffset = pr, r.Offset
-		})
-		if ferr != nil {
-			return "", ferr
-		}
-	}
-	return last.Position, nil
+	return lastPosition(ctx, p.adm, p.cfg.Kafka, p.cfg.PositionsTopic, p.cfg.SourceName, p.logger)
 }
 
 // Write produces every change of the batches to its table's topic and the

@@ -14,8 +14,10 @@ import (
 type Stats struct {
 	// Events is the number of change events committed to Kafka.
 	Events atomic.Int64
-	// SourceTransactions is the number of source transactions (batches)
-	// committed to Kafka.
+	// SourceTransactions is the number of source transactions committed to
+	// Kafka that carried changes. Heartbeat batches (no changes, only a
+	// newer position) are not counted; a large transaction that came in
+	// several Partial batches counts once.
 	SourceTransactions atomic.Int64
 	// KafkaTransactions is the number of Kafka transactions committed (one
 	// holds one or more source transactions and the position after them).
@@ -50,13 +52,16 @@ type LagReporter interface {
 	SlotLag(ctx context.Context) (int64, error)
 }
 
-// committed records one committed Kafka transaction of group.
+// committed records one committed Kafka transaction of group. events is
+// every change in it, which includes the earlier Partial parts of the last
+// source transaction when Run produced it in parts (group then holds only
+// its last part).
 func (s *Stats) committed(group []Batch, events int, now time.Time) {
 	if s == nil || len(group) == 0 {
 		return
 	}
 	s.Events.Add(int64(events))
-	s.SourceTransactions.Add(int64(len(group)))
+	s.SourceTransactions.Add(int64(sourceTransactions(group, events)))
 	s.KafkaTransactions.Add(1)
 	s.LastKafkaCommitUnixMs.Store(now.UnixMilli())
 	var newest int64
@@ -71,6 +76,25 @@ func (s *Stats) committed(group []Batch, events int, now time.Time) {
 	}
 	pos := group[len(group)-1].Position
 	s.LastPosition.Store(&pos)
+}
+
+// sourceTransactions counts the source transactions of group that carried
+// changes: heartbeat batches (no changes) are not transactions anyone
+// wrote. A last part with no changes of its own still completes a
+// transaction whose earlier Partial parts carried them (events exceeds the
+// changes group holds).
+func sourceTransactions(group []Batch, events int) int {
+	txns, inGroup := 0, 0
+	for _, b := range group {
+		if len(b.Changes) > 0 {
+			txns++
+		}
+		inGroup += len(b.Changes)
+	}
+	if events > inGroup && len(group[len(group)-1].Changes) == 0 {
+		txns++
+	}
+	return txns
 }
 
 // refreshLag stores the source's retained bytes, or -1 when it cannot say.

@@ -5,13 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"time"
+
+	"github.com/sluicehq/sluice/lakelog/blob"
 )
 
 // One-shot commands (`sluice ingest`, `merge`, `run`, `compact`) take the
 // same lake leases as the jobs of `sluice schedule` (lease.go, leasesOf), so
 // a cron tick, an Airflow task and a daemon never run the same job at once,
-// on one machine or on several.
+// on one machine or on several. `sluice snapshot` and `backfill` take one
+// lease per snapshot id (SnapshotLease): two runs of one id would read and
+// write the same chunks, while different ids may run at once. `sluice
+// vacuum --execute` takes a "vacuum" lease in the table it cleans
+// (WithStoreLease), since it has no config and so no warehouse.
 //
 // The lease is not what keeps the data correct: ingest and merge commit
 // optimistically (offsets and raw versions in the same atomic Delta commit
@@ -34,7 +41,16 @@ type JobLeaseOptions struct {
 	PollInterval time.Duration
 	// Now is the clock of the leases; tests replace it. Default time.Now.
 	Now func() time.Time
+	// Leases, when not empty, are the leases to hold instead of
+	// JobLeases(cfg, job) (snapshot and backfill: SnapshotLease).
+	Leases []string
 }
+
+// SnapshotLease names the lease of a snapshot or backfill run of id: the
+// same for both commands, since a backfill resumed with a snapshot's id
+// works on the same plan. The id is path-escaped, as lease names are path
+// segments.
+func SnapshotLease(id string) string { return "snapshot-" + url.PathEscape(id) }
 
 // JobLeases names the leases a job takes: its own name, for run both
 // ingest's and merge's (it does what both do), and for an ingest split
@@ -65,12 +81,37 @@ func WithJobLease(ctx context.Context, cfg *Config, job string, opts JobLeaseOpt
 		return fail(UsageError(fmt.Errorf("warehouse: %w", err)))
 	}
 	leases := NewLeases(wh, LeaseOptions{TTL: cfg.Schedule.LeaseTTL, Now: opts.Now, Logger: logger})
+	names := opts.Leases
+	if len(names) == 0 {
+		names = JobLeases(cfg, job)
+	}
+	return holdJobLeases(ctx, leases, job, names, opts, cfg.Secrets(), logger, fn)
+}
+
+// WithStoreLease is WithJobLease for a command that has no config and works
+// on one store (`sluice vacuum`): the leases named live in store, with the
+// default TTL. Same behaviour, report and errors.
+func WithStoreLease(ctx context.Context, store blob.Store, job string, names []string, opts JobLeaseOptions, logger *slog.Logger, fn func(context.Context) (*Report, error)) (*Report, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	leases := NewLeases(store, LeaseOptions{Now: opts.Now, Logger: logger})
+	return holdJobLeases(ctx, leases, job, names, opts, nil, logger, fn)
+}
+
+// holdJobLeases runs fn holding names in leases, waiting up to opts.Wait.
+func holdJobLeases(ctx context.Context, leases *Leases, job string, names []string, opts JobLeaseOptions, secrets []string, logger *slog.Logger, fn func(context.Context) (*Report, error)) (*Report, error) {
+	started := time.Now()
+	fail := func(err error) (*Report, error) {
+		rep := &Report{Job: job, StartedAt: started}
+		rep.finish(err, secrets)
+		return rep, err
+	}
 	poll := opts.PollInterval
 	if poll <= 0 {
 		poll = min(max(leases.ttl/10, time.Second), 10*time.Second)
 	}
 	giveUp := time.Now().Add(opts.Wait)
-	names := JobLeases(cfg, job)
 	for {
 		var rep *Report
 		ran := false
@@ -82,7 +123,7 @@ func WithJobLease(ctx context.Context, cfg *Config, job string, opts JobLeaseOpt
 			if cause := context.Cause(jobCtx); ferr != nil && errors.Is(cause, ErrLeaseLost) && !errors.Is(ferr, ErrLeaseLost) {
 				ferr = fmt.Errorf("%w (%w)", ferr, cause)
 				if rep != nil {
-					rep.finish(ferr, cfg.Secrets())
+					rep.finish(ferr, secrets)
 				}
 			}
 			return ferr

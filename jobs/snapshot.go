@@ -421,14 +421,8 @@ func checkBinlogCapture(ctx context.Context, cfg *Config, s snapshotSource, fail
 	if err != nil {
 		return CaptureCheck{}, err
 	}
-	// AtLeastOnce: no transactional id, so the running capture's producer
-	// is not fenced.
-	p, err := capture.NewProducer(ctx, capture.Config{Kafka: kc, SourceName: s.cfg.Name, TopicPrefix: s.cfg.TopicPrefix, AtLeastOnce: true}, nil)
-	if err != nil {
-		return CaptureCheck{Checked: true, Detail: err.Error()}, fmt.Errorf("source %s: capture check: %w", s.cfg.Name, err)
-	}
-	defer p.Close()
-	pos, err := p.LastPosition(ctx)
+	// Read-only: fences no running capture and creates no topic.
+	pos, err := capture.ReadPosition(ctx, kc, s.cfg.TopicPrefix+".sluice.positions", s.cfg.Name, nil)
 	if err != nil {
 		return CaptureCheck{Checked: true, Detail: err.Error()}, fmt.Errorf("source %s: capture check: %w", s.cfg.Name, err)
 	}

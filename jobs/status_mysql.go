@@ -2,26 +2,22 @@ package jobs
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
 	"strings"
 
-	gosql "github.com/go-sql-driver/mysql"
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kgo"
-
 	"github.com/sluicehq/sluice/capture"
+	"github.com/sluicehq/sluice/capture/mysql"
 )
 
 // The capture position of a MySQL/MariaDB source, for `sluice status`.
 // Unlike a PostgreSQL slot, the server keeps nothing for a binlog reader:
 // the position lives in Kafka (<topic_prefix>.sluice.positions, written in
 // the same transaction as the events), and the server only says where its
-// binlog is now. Status reads both, read-only: Kafka with read_committed,
-// the server with SHOW statements (REPLICATION CLIENT, which capture's user
-// has).
+// binlog is now. Status reads both, read-only: Kafka with read_committed
+// (capture.ReadPosition), the server with SHOW statements
+// (mysql.ServerPosition; REPLICATION CLIENT, which capture's user has).
 
 // binlogCoord is a binlog file and offset.
 type binlogCoord struct {
@@ -88,13 +84,35 @@ func binlogBytesBehind(stored, server binlogCoord, files []binlogFile) (n int64,
 func binlogPosition(ctx context.Context, cfg *Config, src *SourceConfig, cp *CapturePosition) error {
 	ctx, cancel := context.WithTimeout(ctx, captureStatusTimeout)
 	defer cancel()
-	server, gtid, files, err := binlogServerPosition(ctx, src)
+	pw, err := secretValue(src.Password, src.PasswordFile, "sources."+src.Name+".password")
 	if err != nil {
 		return err
 	}
-	// capture/mysql's format: "<file>:<pos>[;<gtid set>]".
-	cp.ServerPosition = strings.TrimSuffix(fmt.Sprintf("%s:%d;%s", server.file, server.pos, gtid), ";")
-	stored, err := storedCapturePosition(ctx, cfg, src)
+	flavor := mysql.FlavorMySQL
+	if src.Type == "mariadb" {
+		flavor = mysql.FlavorMariaDB
+	}
+	sb, err := mysql.ServerPosition(ctx, mysql.Config{Addr: src.Addr, User: src.User, Password: pw, Flavor: flavor, TopicPrefix: src.TopicPrefix})
+	if err != nil {
+		return err
+	}
+	cp.ServerPosition = sb.Position
+	server, ok := parseStoredBinlogPosition(sb.Position)
+	if !ok {
+		return fmt.Errorf("server position %q: want <file>:<pos>[;<gtid set>]", sb.Position)
+	}
+	files := make([]binlogFile, len(sb.Files))
+	for i, f := range sb.Files {
+		files[i] = binlogFile{name: f.Name, size: f.Size}
+	}
+	if len(cfg.Kafka.Brokers) == 0 {
+		return errors.New("kafka.brokers is not configured, so capture's stored position cannot be read")
+	}
+	kc, err := captureKafka(cfg.Kafka)
+	if err != nil {
+		return err
+	}
+	stored, err := capture.ReadPosition(ctx, kc, src.TopicPrefix+".sluice.positions", src.Name, nil)
 	if err != nil {
 		return err
 	}
@@ -112,135 +130,4 @@ func binlogPosition(ctx context.Context, cfg *Config, src *SourceConfig, cp *Cap
 	}
 	cp.LagBytes = &n
 	return nil
-}
-
-// binlogServerPosition asks the server for its binlog position and GTID
-// set (MariaDB: SHOW MASTER STATUS and @@gtid_binlog_pos; MySQL: SHOW
-// BINARY LOG STATUS, before 8.2 SHOW MASTER STATUS, with Executed_Gtid_Set)
-// and its binlog files (SHOW BINARY LOGS).
-func binlogServerPosition(ctx context.Context, src *SourceConfig) (st binlogCoord, gtid string, files []binlogFile, err error) {
-	pw, err := secretValue(src.Password, src.PasswordFile, "sources."+src.Name+".password")
-	if err != nil {
-		return st, "", nil, err
-	}
-	dc := gosql.NewConfig()
-	dc.User, dc.Passwd, dc.Net, dc.Addr = src.User, pw, "tcp", src.Addr
-	dc.Timeout = captureStatusTimeout
-	conn, err := gosql.NewConnector(dc)
-	if err != nil {
-		return st, "", nil, errors.New("invalid connection settings")
-	}
-	db := sql.OpenDB(conn)
-	defer db.Close()
-	db.SetMaxOpenConns(1)
-	var version string
-	if err := db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
-		return st, "", nil, fmt.Errorf("connect to %s: %w", src.Addr, err)
-	}
-	mariadb := strings.Contains(strings.ToLower(version), "mariadb")
-	q := "SHOW MASTER STATUS"
-	rows, err := queryStrings(ctx, db, q)
-	if !mariadb && err != nil {
-		// MySQL 8.2 renamed it; 8.4 removed the old name.
-		q = "SHOW BINARY LOG STATUS"
-		rows, err = queryStrings(ctx, db, q)
-	}
-	if err != nil {
-		return st, "", nil, fmt.Errorf("%s: %w", q, err)
-	}
-	if len(rows) == 0 {
-		return st, "", nil, fmt.Errorf("%s: no rows: the binlog is off (log_bin)", q)
-	}
-	st.file = rows[0]["File"]
-	if st.pos, err = strconv.ParseUint(rows[0]["Position"], 10, 64); err != nil {
-		return st, "", nil, fmt.Errorf("%s: position %q: %w", q, rows[0]["Position"], err)
-	}
-	gtid = rows[0]["Executed_Gtid_Set"]
-	if mariadb {
-		if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.gtid_binlog_pos").Scan(&gtid); err != nil {
-			return st, "", nil, fmt.Errorf("read gtid_binlog_pos: %w", err)
-		}
-	}
-	logs, err := queryStrings(ctx, db, "SHOW BINARY LOGS")
-	if err != nil {
-		return st, "", nil, fmt.Errorf("SHOW BINARY LOGS: %w", err)
-	}
-	for _, l := range logs {
-		size, _ := strconv.ParseUint(l["File_size"], 10, 64)
-		files = append(files, binlogFile{name: l["Log_name"], size: size})
-	}
-	// GTID sets are listed with newlines between domains/servers.
-	return st, strings.Join(strings.Fields(gtid), ""), files, nil
-}
-
-// queryStrings runs a SHOW statement and returns its rows as column → text.
-func queryStrings(ctx context.Context, db *sql.DB, q string) ([]map[string]string, error) {
-	rows, err := db.QueryContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	cols, err := rows.Columns()
-	if err != nil {
-		return nil, err
-	}
-	var out []map[string]string
-	for rows.Next() {
-		vals := make([]sql.NullString, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			return nil, err
-		}
-		row := make(map[string]string, len(cols))
-		for i, c := range cols {
-			row[c] = vals[i].String
-		}
-		out = append(out, row)
-	}
-	return out, rows.Err()
-}
-
-// storedCapturePosition reads the last position capture committed for src,
-// "" when it stored none. It does not create the positions topic when it is
-// missing (capture never ran) and never fences the running capture.
-func storedCapturePosition(ctx context.Context, cfg *Config, src *SourceConfig) (string, error) {
-	if len(cfg.Kafka.Brokers) == 0 {
-		return "", errors.New("kafka.brokers is not configured, so capture's stored position cannot be read")
-	}
-	topic := src.TopicPrefix + ".sluice.positions"
-	opts, err := kafkaClientOpts(cfg)
-	if err != nil {
-		return "", err
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return "", fmt.Errorf("kafka client: %w", err)
-	}
-	topics, err := kadm.NewClient(cl).ListTopics(ctx, topic)
-	cl.Close()
-	if err != nil {
-		return "", fmt.Errorf("kafka: list %s: %w", topic, err)
-	}
-	if !topics.Has(topic) {
-		return "", nil
-	}
-	kc, err := captureKafka(cfg.Kafka)
-	if err != nil {
-		return "", err
-	}
-	// AtLeastOnce: no transactional id, so the running capture's producer
-	// is not fenced; the topic exists, so nothing is created.
-	p, err := capture.NewProducer(ctx, capture.Config{Kafka: kc, SourceName: src.Name, TopicPrefix: src.TopicPrefix, PositionsTopic: topic, AtLeastOnce: true}, nil)
-	if err != nil {
-		return "", fmt.Errorf("kafka: %w", err)
-	}
-	defer p.Close()
-	pos, err := p.LastPosition(ctx)
-	if err != nil {
-		return "", fmt.Errorf("kafka: %w", err)
-	}
-	return pos, nil
 }

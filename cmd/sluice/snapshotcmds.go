@@ -18,7 +18,7 @@ func init() {
 	register(&command{
 		name:    "snapshot",
 		summary: "load the existing rows of source tables (initial load), resumable",
-		usage:   "--config sluice.yaml [--table T]... [--parallel N] [--chunk-rows N] [--max-rows-per-sec N] [--snapshot-id ID] [--no-capture-check] [--progress auto|text|json|none] [--report FILE|-]",
+		usage:   "--config sluice.yaml [--table T]... [--parallel N] [--chunk-rows N] [--max-rows-per-sec N] [--snapshot-id ID] [--no-capture-check] [--progress auto|text|json|none] [--report FILE|-] [--wait D]",
 		help: `Reads the rows the source tables hold now, in parallel primary-key chunks, and
 appends them to the raw table as Debezium op "r" rows, each ordered exactly
 against the change stream (PostgreSQL: the consistent point of an exported
@@ -45,8 +45,14 @@ capture's slot/binlog position already covers them.
 Progress: on a terminal, one refreshed line per table (rows, rows/s, ETA);
 otherwise one JSON object per line on stderr. The JSON run report goes to stdout
 (--report -, the default) or to --report FILE.
+
+Lease: a run holds the lake lease snapshot-<id> (_sluice_leases/snapshot-<id>,
+shared with backfill), so two runs of one snapshot id never run at once; runs of
+different ids may. When another run holds it, the command does nothing and exits
+6; --wait D waits up to D for it instead.
 Exit codes: 2 bad flags/config/unknown table, 3 retryable (source or store
-unreachable), 5 capture not ready or the snapshot id was planned differently.`,
+unreachable), 5 capture not ready or the snapshot id was planned differently,
+6 another run of this snapshot id holds its lease.`,
 		run: func(ctx context.Context, env *cmdEnv, args []string) error {
 			return runSnapshotCmd(ctx, env, "snapshot", args)
 		},
@@ -54,7 +60,7 @@ unreachable), 5 capture not ready or the snapshot id was planned differently.`,
 	register(&command{
 		name:    "backfill",
 		summary: "reload a table, or a slice of it (--where), while streaming goes on",
-		usage:   "--config sluice.yaml --table T [--table T]... [--where PREDICATE] [--parallel N] [--chunk-rows N] [--max-rows-per-sec N] [--snapshot-id ID] [--no-capture-check] [--progress auto|text|json|none] [--report FILE|-]",
+		usage:   "--config sluice.yaml --table T [--table T]... [--where PREDICATE] [--parallel N] [--chunk-rows N] [--max-rows-per-sec N] [--snapshot-id ID] [--no-capture-check] [--progress auto|text|json|none] [--report FILE|-] [--wait D]",
 		help: `Reloads the named tables exactly as ` + "`sluice snapshot`" + ` loads them, ordered against
 the change stream, so the next merge repairs the SCD1 table (rows that were lost
 or damaged in the lake) without stopping capture. --where limits the rows read
@@ -88,6 +94,7 @@ func runSnapshotCmd(ctx context.Context, env *cmdEnv, name string, args []string
 	noCheck := fs.Bool("no-capture-check", false, "do not check that capture is set up first (changes after the snapshot may be missed)")
 	progress := fs.String("progress", "auto", "progress display: auto (text on a terminal, else json), text, json or none")
 	report := fs.String("report", "-", "write the JSON run report to this file, or - for stdout")
+	wait := leaseWaitFlag(fs)
 	var where *string
 	if name == "backfill" {
 		where = fs.String("where", "", "SQL predicate limiting the rows read (needs exactly one --table)")
@@ -131,11 +138,30 @@ func runSnapshotCmd(ctx context.Context, env *cmdEnv, name string, args []string
 	default:
 		return jobs.UsageError(fmt.Errorf("--progress %q: want auto, text, json or none", *progress))
 	}
+	// The lease is named by the snapshot id, so the id is chosen here.
+	if opts.SnapshotID == "" {
+		opts.SnapshotID = jobs.DefaultSnapshotID
+		if name == "backfill" {
+			opts.SnapshotID = jobs.NewBackfillID(time.Now())
+		}
+	}
 	var rep *jobs.SnapshotReport
-	if name == "backfill" {
-		rep, err = jobs.Backfill(ctx, je.cfg, opts, je.logger)
-	} else {
-		rep, err = jobs.Snapshot(ctx, je.cfg, opts, je.logger)
+	lopts := jobs.JobLeaseOptions{Wait: *wait, Leases: []string{jobs.SnapshotLease(opts.SnapshotID)}}
+	base, err := jobs.WithJobLease(ctx, je.cfg, name, lopts, je.logger, func(ctx context.Context) (*jobs.Report, error) {
+		var err error
+		if name == "backfill" {
+			rep, err = jobs.Backfill(ctx, je.cfg, opts, je.logger)
+		} else {
+			rep, err = jobs.Snapshot(ctx, je.cfg, opts, je.logger)
+		}
+		if rep == nil {
+			return nil, err
+		}
+		return &rep.Report, err
+	})
+	if rep == nil {
+		// fn did not run (lease held, warehouse unreachable).
+		rep = &jobs.SnapshotReport{Report: *base}
 	}
 	if werr := writeSnapshotReport(je, rep, *report); werr != nil && err == nil {
 		err = werr

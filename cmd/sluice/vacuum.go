@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -15,7 +16,7 @@ func init() {
 	register(&command{
 		name:    "vacuum",
 		summary: "delete data files and old log entries a Delta table no longer needs (dry run by default)",
-		usage:   "<table path | file:///dir | s3://bucket/prefix> [--execute] [--retention D] [--log] [--json]",
+		usage:   "<table path | file:///dir | s3://bucket/prefix> [--execute] [--retention D] [--log] [--json] [--wait D]",
 		help: `Lists, and with --execute deletes, the files under a Delta table's root that its
 latest version does not use and that no remove younger than the retention still
 references (VACUUM). Files newer than the retention are always kept: they may belong
@@ -29,7 +30,12 @@ checkpoint stops working.
 Without --execute nothing is deleted: the report shows what would be. The default
 retention is the table's delta.deletedFileRetentionDuration, else 7 days; below 1h
 is refused. Safe to rerun; safe beside running writers when the retention is longer
-than any commit takes.`,
+than any commit takes.
+
+Lease: with --execute the run holds the lease "vacuum" in the table itself
+(<table>/_sluice_leases/vacuum), so two vacuums of one table never run at once.
+When another run holds it, the command does nothing and exits 6; --wait D waits
+up to D for it instead. A dry run takes no lease and writes nothing.`,
 		run: runVacuum,
 	})
 }
@@ -41,6 +47,7 @@ func runVacuum(ctx context.Context, env *cmdEnv, args []string) error {
 	retention := fs.Duration("retention", 0, "keep removed files younger than this (default: the table's delta.deletedFileRetentionDuration, else 168h)")
 	cleanLog := fs.Bool("log", false, "also delete expired log entries (metadata cleanup)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
+	wait := leaseWaitFlag(fs)
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -53,15 +60,35 @@ func runVacuum(ctx context.Context, env *cmdEnv, args []string) error {
 		return jobs.UsageError(err)
 	}
 	table := lakelog.Open(store, lakelog.Options{})
-	vr, err := table.Vacuum(ctx, lakelog.VacuumOptions{Retention: *retention, Execute: *execute})
-	if err != nil {
-		return fmt.Errorf("vacuum %s: %w", pos[0], err)
-	}
-	var cr *lakelog.CleanupReport
-	if *cleanLog {
-		if cr, err = table.CleanupMetadata(ctx, lakelog.CleanupOptions{Execute: *execute}); err != nil {
-			return fmt.Errorf("log cleanup %s: %w", pos[0], err)
+	var (
+		vr *lakelog.VacuumReport
+		cr *lakelog.CleanupReport
+	)
+	clean := func(ctx context.Context) error {
+		var err error
+		vr, err = table.Vacuum(ctx, lakelog.VacuumOptions{Retention: *retention, Execute: *execute})
+		if err != nil {
+			return fmt.Errorf("vacuum %s: %w", pos[0], err)
 		}
+		if *cleanLog {
+			if cr, err = table.CleanupMetadata(ctx, lakelog.CleanupOptions{Execute: *execute}); err != nil {
+				return fmt.Errorf("log cleanup %s: %w", pos[0], err)
+			}
+		}
+		return nil
+	}
+	if *execute {
+		// The lease lives in the table: vacuum has no config, so no
+		// warehouse, and "_" paths are never vacuumed.
+		logger := slog.New(slog.NewTextHandler(env.stderr, nil))
+		_, err = jobs.WithStoreLease(ctx, store, "vacuum", []string{"vacuum"}, jobs.JobLeaseOptions{Wait: *wait}, logger, func(ctx context.Context) (*jobs.Report, error) {
+			return nil, clean(ctx)
+		})
+	} else {
+		err = clean(ctx)
+	}
+	if err != nil {
+		return err
 	}
 	if *asJSON {
 		enc := json.NewEncoder(env.stdout)
