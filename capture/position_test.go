@@ -58,3 +58,24 @@ func TestReadPosition(t *testing.T) {
 		}
 	}
 }
+
+// TestFirstStartReadsEmptyPosition: the first start of a source creates
+// its positions topic and reads it at once. The existence check before the
+// creation must not leave a cached "unknown topic" that fails that read
+// (found in CI: "end offsets of …positions: UNKNOWN_TOPIC_OR_PARTITION").
+func TestFirstStartReadsEmptyPosition(t *testing.T) {
+	kc := KafkaConfig{Brokers: testenv.Kafka(t)}
+	ctx := context.Background()
+	for i := range 3 {
+		topic := testenv.UniqueName("positions")
+		p, err := NewProducer(ctx, Config{Kafka: kc, SourceName: "src", TopicPrefix: testenv.UniqueName("p"), PositionsTopic: topic, AutoCreateTopics: true}, nil)
+		if err != nil {
+			t.Fatalf("start %d: %v", i, err)
+		}
+		got, err := p.LastPosition(ctx)
+		p.Close()
+		if err != nil || got != "" {
+			t.Fatalf("start %d: LastPosition on a new topic = %q, %v; want \"\", nil", i, got, err)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/sluicehq/sluice/schemas"
 )
@@ -138,25 +139,30 @@ func NewProducer(ctx context.Context, cfg Config, logger *slog.Logger) (*Produce
 	return p, nil
 }
 
-// ensurePositionsTopic creates the positions topic when it is missing. It
-// looks the topic up first: a cluster that refuses topic creation (no
-// CREATE permission, no controller) must not stop a capture whose topic
-// already exists.
+// ensurePositionsTopic creates the positions topic when it is missing. A
+// cluster that refuses the creation (no CREATE permission, no controller)
+// must not stop a capture whose topic already exists, so a refusal is
+// followed by a lookup. Not the other way round: a lookup of a missing
+// topic leaves "unknown topic" in the client's metadata, and LastPosition
+// right after the creation would fail on it.
 func (p *Producer) ensurePositionsTopic(ctx context.Context) error {
-	if topics, err := p.adm.ListTopics(ctx, p.cfg.PositionsTopic); err == nil {
-		if d, ok := topics[p.cfg.PositionsTopic]; ok && d.Err == nil {
-			return nil
-		}
-	}
 	compact := "compact"
 	resp, err := p.adm.CreateTopic(ctx, 1, -1, map[string]*string{"cleanup.policy": &compact}, p.cfg.PositionsTopic)
 	if err == nil {
 		err = resp.Err
 	}
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-		return fmt.Errorf("kafka: create positions topic %s: %w", p.cfg.PositionsTopic, err)
+	if err == nil || errors.Is(err, kerr.TopicAlreadyExists) {
+		return nil
 	}
-	return nil
+	req := kmsg.NewPtrMetadataRequest() // AllowAutoTopicCreation stays false
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(p.cfg.PositionsTopic)
+	req.Topics = append(req.Topics, rt)
+	if m, merr := req.RequestWith(ctx, p.cl); merr == nil && len(m.Topics) == 1 && m.Topics[0].ErrorCode == 0 {
+		p.logger.Debug("capture: positions topic exists; its creation was refused", "topic", p.cfg.PositionsTopic, "err", err)
+		return nil
+	}
+	return fmt.Errorf("kafka: create positions topic %s: %w", p.cfg.PositionsTopic, err)
 }
 
 // LastPosition returns the last committed position of this source, or ""
