@@ -89,7 +89,10 @@ type MergeConfig struct {
 	// TombstoneRetention is how long deleted keys are remembered so a late,
 	// older event cannot resurrect them. Default 7 days.
 	TombstoneRetention time.Duration `yaml:"tombstone_retention"`
-	Tables             []MergeTable  `yaml:"tables"`
+	// TargetFileRows caps the rows of one SCD1 data file; 0 means merge's
+	// default (10000).
+	TargetFileRows int          `yaml:"target_file_rows"`
+	Tables         []MergeTable `yaml:"tables"`
 }
 
 // MergeTable overrides the defaults for one source table.
@@ -282,6 +285,9 @@ func (c *Config) Validate() error {
 	case "fail", "restart":
 	default:
 		return &FieldError{"ingest.on_offset_reset", fmt.Sprintf("must be fail or restart, got %q", c.Ingest.OnOffsetReset)}
+	}
+	if c.Merge.TargetFileRows < 0 {
+		return &FieldError{"merge.target_file_rows", fmt.Sprintf("must be positive, got %d", c.Merge.TargetFileRows)}
 	}
 	switch c.Merge.DeleteMode {
 	case "hard", "soft":

@@ -140,6 +140,7 @@ func mergeConfig(cfg *Config, only []string) merge.Config {
 		TablesRoot:         cfg.Merge.TablesRoot,
 		DeleteMode:         cfg.Merge.DeleteMode,
 		TombstoneRetention: cfg.Merge.TombstoneRetention,
+		TargetFileRows:     cfg.Merge.TargetFileRows,
 		Tables:             map[string]merge.TableConfig{},
 		Only:               only,
 	}

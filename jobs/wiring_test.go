@@ -50,6 +50,7 @@ merge:
   tables_root: scd
   delete_mode: soft
   tombstone_retention: 48h
+  target_file_rows: 5000
   tables:
     - {source: shop.public.t, location: elsewhere/t, delete_mode: hard, key: [a, b], deletion_vectors: true}
 `, dir, pwFile)
@@ -87,7 +88,7 @@ merge:
 	}
 	mc := mergeConfig(cfg, []string{"shop.public.t"})
 	want := merge.TableConfig{Location: "elsewhere/t", DeleteMode: "hard", Key: []string{"a", "b"}, DeletionVectors: true}
-	if mc.TablesRoot != "scd" || mc.DeleteMode != "soft" || mc.TombstoneRetention != 48*time.Hour ||
+	if mc.TablesRoot != "scd" || mc.DeleteMode != "soft" || mc.TombstoneRetention != 48*time.Hour || mc.TargetFileRows != 5000 ||
 		!reflect.DeepEqual(mc.Tables["shop.public.t"], want) || !reflect.DeepEqual(mc.Only, []string{"shop.public.t"}) {
 		t.Errorf("merge config = %+v", mc)
 	}

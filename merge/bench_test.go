@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -42,30 +43,59 @@ func cpuTime() time.Duration {
 //	%_of_full_rewrite            a merge's wall time relative to that baseline
 //	%_of_full_rewrite_cpu        the same in CPU time
 //	rows_dv/changed_row          rows marked deleted by deletion vectors
-//	                             (random-updates-dv: the same updates as
-//	                             random-updates on a table with
-//	                             TableConfig.DeletionVectors)
+//	                             (the -dv kinds: the same updates on a
+//	                             table with TableConfig.DeletionVectors)
+//
+// Kinds: inserts (keys above the table's), clustered-updates (each batch
+// one run of consecutive keys, the next batch the run after it),
+// random-updates (keys uniform over the table).
 //
 // Table size: SLUICE_BENCH_ROWS rows (default 200000); SLUICE_BENCH_FULL=1
 // sets 10M, the target. Batch: SLUICE_BENCH_BATCH changes (default
-// 10000). Files: SLUICE_BENCH_FILE_ROWS rows each (default 20000). The
-// table is built directly (not through the merge) and that setup, like
-// loading each batch into the raw table, is not timed.
+// 10000). Files: SLUICE_BENCH_FILE_ROWS rows each (default the merge's
+// Config.TargetFileRows default), for both the initial table and the
+// merge; a comma-separated list runs each size as its own sub-benchmark
+// (file_rows=N), to compare them in one run. The table is built directly
+// (not through the merge) and that setup, like loading each batch into the
+// raw table, is not timed.
 func BenchmarkMerge(b *testing.B) {
 	base := benchEnvInt("SLUICE_BENCH_ROWS", 200000)
 	if os.Getenv("SLUICE_BENCH_FULL") == "1" {
 		base = 10_000_000
 	}
 	batch := benchEnvInt("SLUICE_BENCH_BATCH", 10000)
-	fileRows := benchEnvInt("SLUICE_BENCH_FILE_ROWS", 20000)
-	for _, kind := range []string{"inserts", "clustered-updates", "random-updates", "random-updates-dv"} {
+	fileRowsList := []int{benchFileRows}
+	if v := os.Getenv("SLUICE_BENCH_FILE_ROWS"); v != "" {
+		fileRowsList = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				b.Fatalf("SLUICE_BENCH_FILE_ROWS: %q is not a positive integer", f)
+			}
+			fileRowsList = append(fileRowsList, n)
+		}
+	}
+	for _, fileRows := range fileRowsList {
+		b.Run("file_rows="+strconv.Itoa(fileRows), func(b *testing.B) { benchmarkMerge(b, base, batch, fileRows) })
+	}
+}
+
+// benchFileRows is the SCD1 file size BenchmarkMerge uses by default: the
+// merge's own default, so the figures are what an unconfigured table gets.
+const benchFileRows = defaultTargetFileRows
+
+// benchmarkMerge runs every kind on tables of base rows in files of
+// fileRows rows, merging batches of batch changes.
+func benchmarkMerge(b *testing.B, base, batch, fileRows int) {
+	for _, kind := range []string{"inserts", "clustered-updates", "clustered-updates-dv", "random-updates", "random-updates-dv"} {
 		b.Run(kind, func(b *testing.B) {
 			ctx := context.Background()
 			env := newSCD1Env(b)
 			env.cfg.TargetFileRows = fileRows
 			id := schemas.TableID{Database: "bench", Schema: "public", Table: "t"}
-			if kind == "random-updates-dv" {
-				// the same random updates, with deletion vectors instead of
+			dvs := strings.HasSuffix(kind, "-dv")
+			if dvs {
+				// the same updates, with deletion vectors instead of
 				// copy-on-write (deletionvectors.go)
 				env.cfg.Tables[id.String()] = TableConfig{DeletionVectors: true}
 			}
@@ -117,7 +147,7 @@ func BenchmarkMerge(b *testing.B) {
 					case "inserts":
 						keys[j] = next
 						next++
-					case "clustered-updates":
+					case "clustered-updates", "clustered-updates-dv":
 						keys[j] = int64(j) + int64(i*batch+batch/3)%int64(max(base-batch, 1))
 					default:
 						keys[j] = rng.Int64N(int64(base))
@@ -145,7 +175,7 @@ func BenchmarkMerge(b *testing.B) {
 			b.ReportMetric(float64(changed)/cpu.Seconds(), "changed_rows/cpu_s")
 			b.ReportMetric(float64(changed)/elapsed.Seconds(), "changed_rows/s")
 			b.ReportMetric(float64(rewritten)/float64(max(changed, 1)), "rows_rewritten/changed_row")
-			if kind == "random-updates-dv" {
+			if dvs {
 				b.ReportMetric(float64(dvRows)/float64(max(changed, 1)), "rows_dv/changed_row")
 			}
 			if full > 0 { // reported here: ResetTimer drops metrics reported before it
