@@ -261,7 +261,8 @@ type Lease struct {
 	lost     bool
 }
 
-// Acquire takes the lease name if it is free, released or expired. It
+// Acquire takes the lease name if it is free, released, expired, or held
+// by a process that no longer exists on this host (holderGone). It
 // returns a *LeaseHeldError (errors.Is ErrLeaseHeld) when another process
 // holds it or won the race for it, and other errors when the store fails.
 // Not idempotent: each call that succeeds writes a new epoch.
@@ -273,10 +274,13 @@ func (l *Leases) Acquire(ctx context.Context, name string) (*Lease, error) {
 	now := l.now()
 	next := int64(1)
 	if cur != nil {
-		if !cur.Released && now.Before(cur.ExpiresAt) {
+		gone := !cur.Released && now.Before(cur.ExpiresAt) && cur.Holder != l.holder && holderGone(cur.Holder)
+		if !cur.Released && now.Before(cur.ExpiresAt) && !gone {
 			return nil, &LeaseHeldError{Name: name, Holder: cur.Holder, Epoch: cur.Epoch, ExpiresAt: cur.ExpiresAt}
 		}
-		if !cur.Released {
+		if gone {
+			l.logger.Warn("lease: taking over the lease of a process that no longer exists on this host", "lease", name, "holder", cur.Holder, "epoch", cur.Epoch, "expires_at", cur.ExpiresAt)
+		} else if !cur.Released {
 			l.logger.Warn("lease: taking over an expired lease", "lease", name, "holder", cur.Holder, "epoch", cur.Epoch, "expired_at", cur.ExpiresAt)
 		}
 		next = cur.Epoch + 1
