@@ -277,12 +277,8 @@ func parseSource(raw []byte, s *Source) error {
 	var seqRaw []byte
 	sawLSN := false
 	for {
-		k, vs, ok := it.next()
+		k, v, ok := it.member()
 		if !ok {
-			break
-		}
-		v := it.value(vs)
-		if it.err != nil {
 			break
 		}
 		var err error
@@ -406,12 +402,8 @@ func ParsePostgresSequence(seq string) (commitLSN, lsn uint64, hasLSN bool, err 
 func parseTransaction(raw []byte, tx *Transaction) error {
 	it := newObjectIter(raw, 0)
 	for {
-		k, vs, ok := it.next()
+		k, v, ok := it.member()
 		if !ok {
-			break
-		}
-		v := it.value(vs)
-		if it.err != nil {
 			break
 		}
 		var err error
@@ -508,12 +500,8 @@ func DecodeEnvelope(value []byte) (*Envelope, error) {
 	}
 	it := newObjectIter(envRaw, 0)
 	for {
-		k, vs, ok := it.next()
+		k, v, ok := it.member()
 		if !ok {
-			break
-		}
-		v := it.value(vs)
-		if it.err != nil {
 			break
 		}
 		switch k {
@@ -556,12 +544,8 @@ func rowFields(raw []byte) ([]Field, error) {
 	fields := make([]Field, 0, 16)
 	it := newObjectIter(raw, 0)
 	for {
-		k, vs, ok := it.next()
+		k, v, ok := it.member()
 		if !ok {
-			break
-		}
-		v := it.value(vs)
-		if it.err != nil {
 			break
 		}
 		fields = append(fields, Field{Name: k, Raw: v})

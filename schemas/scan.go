@@ -322,6 +322,21 @@ func (it *objectIter) value(start int) []byte {
 	return it.b[start:end]
 }
 
+// member returns the next key and its value's raw bytes; ok is false at
+// the end of the object or at the first syntax error (then it.err says
+// which).
+func (it *objectIter) member() (key string, value []byte, ok bool) {
+	k, vs, ok := it.next()
+	if !ok {
+		return "", nil, false
+	}
+	v := it.value(vs)
+	if it.err != nil {
+		return "", nil, false
+	}
+	return k, v, true
+}
+
 func isNull(raw []byte) bool { return len(raw) == 4 && string(raw) == "null" }
 
 // rawInt parses an integer JSON value; numeric strings ("123") are accepted

@@ -275,49 +275,36 @@ func runIngest(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 func runMerge(ctx context.Context, env *cmdEnv, args []string) error {
-	c := commands["merge"]
-	fs := newFlags(c, env)
-	cfgPath := configFlag(fs)
 	var tables stringList
-	fs.Var(&tables, "table", "merge only this source table (db.table or db.schema.table); repeatable")
-	report := fs.String("report", "", "write the JSON run report to this file, or - for stdout")
-	wait := leaseWaitFlag(fs)
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	je, err := loadJob(env, *cfgPath)
-	if err != nil {
-		return err
-	}
-	rep, err := jobs.WithJobLease(ctx, je.cfg, "merge", jobs.JobLeaseOptions{Wait: *wait}, je.logger, func(ctx context.Context) (*jobs.Report, error) {
+	return runLeasedJob(ctx, env, "merge", args, func(fs *flag.FlagSet) {
+		fs.Var(&tables, "table", "merge only this source table (db.table or db.schema.table); repeatable")
+	}, func(ctx context.Context, je *jobEnv) (*jobs.Report, error) {
 		return jobs.Merge(ctx, je.cfg, tables, je.logger)
 	})
-	return je.finishJob(rep, err, *report)
 }
 
 func runRun(ctx context.Context, env *cmdEnv, args []string) error {
-	c := commands["run"]
-	fs := newFlags(c, env)
-	cfgPath := configFlag(fs)
-	report := fs.String("report", "", "write the JSON run report to this file, or - for stdout")
-	wait := leaseWaitFlag(fs)
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	je, err := loadJob(env, *cfgPath)
-	if err != nil {
-		return err
-	}
-	rep, err := jobs.WithJobLease(ctx, je.cfg, "run", jobs.JobLeaseOptions{Wait: *wait}, je.logger, func(ctx context.Context) (*jobs.Report, error) {
+	return runLeasedJob(ctx, env, "run", args, nil, func(ctx context.Context, je *jobEnv) (*jobs.Report, error) {
 		return jobs.RunOnce(ctx, je.cfg, je.logger)
 	})
-	return je.finishJob(rep, err, *report)
 }
 
 func runCompact(ctx context.Context, env *cmdEnv, args []string) error {
-	c := commands["compact"]
-	fs := newFlags(c, env)
+	return runLeasedJob(ctx, env, "compact", args, nil, func(ctx context.Context, je *jobEnv) (*jobs.Report, error) {
+		return jobs.Compact(ctx, je.cfg, je.logger)
+	})
+}
+
+// runLeasedJob is the body of a one-shot job command: --config, the
+// command's own flags (addFlags, may be nil), --report and --wait; the job
+// runs under the job's lake leases and its report is written as for every
+// job.
+func runLeasedJob(ctx context.Context, env *cmdEnv, name string, args []string, addFlags func(*flag.FlagSet), job func(context.Context, *jobEnv) (*jobs.Report, error)) error {
+	fs := newFlags(commands[name], env)
 	cfgPath := configFlag(fs)
+	if addFlags != nil {
+		addFlags(fs)
+	}
 	report := fs.String("report", "", "write the JSON run report to this file, or - for stdout")
 	wait := leaseWaitFlag(fs)
 	if _, err := parseFlags(fs, args); err != nil {
@@ -327,8 +314,8 @@ func runCompact(ctx context.Context, env *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, err := jobs.WithJobLease(ctx, je.cfg, "compact", jobs.JobLeaseOptions{Wait: *wait}, je.logger, func(ctx context.Context) (*jobs.Report, error) {
-		return jobs.Compact(ctx, je.cfg, je.logger)
+	rep, err := jobs.WithJobLease(ctx, je.cfg, name, jobs.JobLeaseOptions{Wait: *wait}, je.logger, func(ctx context.Context) (*jobs.Report, error) {
+		return job(ctx, je)
 	})
 	return je.finishJob(rep, err, *report)
 }
