@@ -93,7 +93,10 @@ func alterations(d Dialect) []alteration {
 
 // Alter applies one schema change not applied yet, chosen at random, and
 // returns false when none is left. It must not run inside a transaction
-// (MariaDB commits implicitly on DDL).
+// (MariaDB commits implicitly on DDL). It then inserts one row into the
+// altered table: a source sends no event for DDL, so the lake learns the
+// new schema from the table's next change, and the check after a round
+// expects the new types.
 func (w *Workload) Alter(ctx context.Context, db Execer) (bool, error) {
 	if w.pending == nil {
 		w.pending = alterations(w.d)
@@ -119,6 +122,9 @@ func (w *Workload) Alter(ctx context.Context, db Execer) (bool, error) {
 		}
 	}
 	w.stats.Alters++
+	if err := w.insert(ctx, db, w.tables[ti], w.keys[ti]); err != nil {
+		return false, err
+	}
 	return true, nil
 }
 

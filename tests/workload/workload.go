@@ -275,7 +275,13 @@ func (w *Workload) update(ctx context.Context, db Execer, ti int, t Table, ks *k
 	if err := w.exec(ctx, db, sql); err != nil {
 		return err
 	}
-	w.touched(ti, old)
+	// MariaDB logs no row event for an UPDATE that changes nothing (a
+	// column set to the value it holds), so there the row may still read
+	// NULL in columns added with a default: it stays in LakeNulls, where
+	// the check accepts NULL or the value on MariaDB.
+	if w.d != MariaDB {
+		w.touched(ti, old)
+	}
 	w.stats.Updates++
 	return nil
 }
