@@ -85,16 +85,21 @@ type CaptureCheck struct {
 
 // SnapshotTableReport is snapshot.TableReport for JSON.
 type SnapshotTableReport struct {
-	Table         string          `json:"table"`
-	Topic         string          `json:"topic"`
-	Chunks        int             `json:"chunks"`
-	ChunksSkipped int             `json:"chunks_skipped"` // committed by an earlier run
-	Rows          int64           `json:"rows"`
-	Files         int             `json:"files"`
-	Bytes         int64           `json:"bytes"`
-	Commits       []int64         `json:"commits"`
-	Positions     []string        `json:"positions"` // ordering keys of the read points used
-	Duration      ingest.Duration `json:"duration"`
+	Table         string   `json:"table"`
+	Topic         string   `json:"topic"`
+	Chunks        int      `json:"chunks"`
+	ChunksSkipped int      `json:"chunks_skipped"` // committed by an earlier run
+	Rows          int64    `json:"rows"`
+	Files         int      `json:"files"`
+	Bytes         int64    `json:"bytes"`
+	Commits       []int64  `json:"commits"`
+	Positions     []string `json:"positions"` // ordering keys of the read points used
+	// OneView: all chunks read in one view (snapshot.partial_images);
+	// ChunksReread: chunks an earlier run committed that this run read
+	// again, since a one-view table found partly loaded is read in full.
+	OneView      bool            `json:"one_view,omitempty"`
+	ChunksReread int             `json:"chunks_reread,omitempty"`
+	Duration     ingest.Duration `json:"duration"`
 }
 
 // WriteJSON writes the report as indented JSON.
@@ -164,6 +169,7 @@ func runSnapshot(ctx context.Context, cfg *Config, opts SnapshotOptions, rep *Sn
 		MaxRowsPerSec:   cfg.Snapshot.MaxRowsPerSec,
 		ViewMaxAge:      cfg.Snapshot.ViewMaxAge,
 		TargetFileBytes: int64(cfg.Snapshot.TargetFileMB) << 20,
+		PartialImages:   snapshot.PartialImages(cfg.Snapshot.PartialImages),
 	}
 	if opts.MaxRowsPerSec != nil {
 		sc.MaxRowsPerSec = *opts.MaxRowsPerSec
@@ -203,7 +209,7 @@ func runSnapshot(ctx context.Context, cfg *Config, opts SnapshotOptions, rep *Sn
 			name := s.cfg.Name
 			progress = func(p snapshot.Progress) { opts.Progress(name, p) }
 		}
-		logger.Info("snapshot starts", "source", s.cfg.Name, "snapshot_id", sc.SnapshotID, "tables", len(s.tables), "parallel", sc.Parallel, "chunk_rows", sc.ChunkRows)
+		logger.Info("snapshot starts", "source", s.cfg.Name, "snapshot_id", sc.SnapshotID, "tables", len(s.tables), "parallel", sc.Parallel, "chunk_rows", sc.ChunkRows, "partial_images", sc.PartialImages)
 		r, err := snapshot.Run(ctx, src, lk.raw, sc, progress, logger)
 		src.Close()
 		if r != nil {
@@ -211,6 +217,7 @@ func runSnapshot(ctx context.Context, cfg *Config, opts SnapshotOptions, rep *Sn
 				ss.Tables = append(ss.Tables, SnapshotTableReport{
 					Table: t.Table, Topic: t.Topic, Chunks: t.Chunks, ChunksSkipped: t.Skipped,
 					Rows: t.Rows, Files: t.Files, Bytes: t.Bytes, Commits: t.Commits, Positions: t.Views,
+					OneView: t.OneView, ChunksReread: t.Reread,
 					Duration: ingest.Duration(t.Duration),
 				})
 			}

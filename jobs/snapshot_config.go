@@ -3,6 +3,8 @@ package jobs
 import (
 	"fmt"
 	"time"
+
+	"github.com/sluicehq/sluice/snapshot"
 )
 
 // SnapshotConfig is the snapshot: section, the defaults of `sluice snapshot`
@@ -24,6 +26,13 @@ type SnapshotConfig struct {
 	// TargetFileMB is the size of the raw data files written (default
 	// ingest.target_file_mb).
 	TargetFileMB int `yaml:"target_file_mb"`
+	// PartialImages says which tables are read in one consistent view,
+	// all their chunks at one position, because their change events may
+	// lack columns: "auto" (default; MySQL/MariaDB tables when the
+	// server's global binlog_row_image is not FULL), "always" (every
+	// table of every source, e.g. when writers set a minimal row image
+	// per session) or "never". See snapshot.PartialImages.
+	PartialImages string `yaml:"partial_images"`
 }
 
 func (c *SnapshotConfig) applyDefaults(ingestFileMB int) {
@@ -38,6 +47,9 @@ func (c *SnapshotConfig) applyDefaults(ingestFileMB int) {
 	}
 	if c.TargetFileMB == 0 {
 		c.TargetFileMB = ingestFileMB
+	}
+	if c.PartialImages == "" {
+		c.PartialImages = string(snapshot.PartialImagesAuto)
 	}
 }
 
@@ -56,6 +68,11 @@ func (c *SnapshotConfig) validate() error {
 	}
 	if c.TargetFileMB < 0 {
 		return &FieldError{"snapshot.target_file_mb", "must be positive"}
+	}
+	switch snapshot.PartialImages(c.PartialImages) {
+	case snapshot.PartialImagesAuto, snapshot.PartialImagesAlways, snapshot.PartialImagesNever:
+	default:
+		return &FieldError{"snapshot.partial_images", fmt.Sprintf("must be auto, always or never, got %q", c.PartialImages)}
 	}
 	return nil
 }

@@ -64,6 +64,23 @@
 // Each chunk's rows carry the P of the view they were read in, which is
 // all exactness needs (it is per row). No table lock is taken.
 //
+// # Tables read in one view (partial row images)
+//
+// Exactness per row is not enough when a table's change events may lack
+// columns (MySQL/MariaDB minimal row images; Table.PartialImages): a key
+// change takes the missing columns from the row under the old key, and a
+// key change at E can move a row from a chunk read after E to a chunk
+// read before E, so that no view holds it. Such a table (Config.
+// PartialImages decides which) is read by one worker, all its chunks in
+// sequence in one view of its own that ViewMaxAge never replaces, so the
+// snapshot holds every row present at one position. A rerun that finds
+// such a table partly committed reads it again in full in a new view,
+// committed chunks first and missing ones last, so that merge holds the
+// table back until every chunk has been read at the new position (see
+// oneview.go). PostgreSQL keeps rotating views by default; its
+// unchanged-TOAST key changes leave a window documented in
+// docs/snapshot.md.
+//
 // # Chunks
 //
 // Chunks are primary-key ranges Lo < key ≤ Hi with row-value comparisons

@@ -41,6 +41,12 @@ type TableReport struct {
 	Commits []int64
 	// Views are the distinct ordering keys the chunks of this run were
 	// read at (one per consistent view used).
-	Views    []string
+	Views []string
+	// OneView: all the table's chunks are read in one view
+	// (Config.PartialImages).
+	OneView bool
+	// Reread is how many chunks committed by an earlier run this run read
+	// again (a one-view table found partly loaded is read in full).
+	Reread   int
 	Duration time.Duration
 }

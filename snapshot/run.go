@@ -30,8 +30,14 @@ type Config struct {
 	// ViewMaxAge is how long one consistent view (PostgreSQL: one
 	// exported snapshot, which holds back the source's xmin horizon)
 	// serves new chunks before the next chunk opens a fresh one
-	// (default 1 minute).
+	// (default 1 minute). It does not apply to tables read in one view
+	// (PartialImages).
 	ViewMaxAge time.Duration
+	// PartialImages chooses the tables whose chunks are all read in one
+	// view (default PartialImagesAuto: those whose Source sets
+	// Table.PartialImages). Such a table, found partly committed by an
+	// earlier run, is read again in full.
+	PartialImages PartialImages
 	// TargetFileBytes starts a new data file once the current one
 	// reaches it (default 128 MiB).
 	TargetFileBytes int64
@@ -64,16 +70,24 @@ func (c Config) withDefaults() (Config, error) {
 	if c.TargetFileBytes <= 0 {
 		c.TargetFileBytes = 128 << 20
 	}
+	if c.PartialImages == "" {
+		c.PartialImages = PartialImagesAuto
+	}
+	if err := c.PartialImages.valid(); err != nil {
+		return c, err
+	}
 	if c.Now == nil {
 		c.Now = time.Now
 	}
 	return c, nil
 }
 
-// work is one chunk waiting to be read.
+// work is chunks of one table waiting to be read: one chunk, read in a
+// pooled view, or, for a table read in one view, all the chunks it reads
+// this run, in order.
 type work struct {
-	table *tableRun
-	chunk Chunk
+	table  *tableRun
+	chunks []Chunk
 }
 
 // tableRun is the state of one table during a Run.
@@ -83,6 +97,8 @@ type tableRun struct {
 	chunks []Chunk
 	rep    *TableReport
 	start  time.Time
+	// oneView: every chunk is read in one view (Config.PartialImages).
+	oneView bool
 
 	// guarded by runner.mu
 	done       int
@@ -133,7 +149,9 @@ func Run(ctx context.Context, src Source, raw *lakelog.Table, cfg Config, progre
 	}
 	defer rn.views.closeAll()
 
-	var queue []work
+	// Tables read in one view go first: each is one worker's sequential
+	// job, so starting them early keeps them from being the tail.
+	var queue, oneView []work
 	var runs []*tableRun
 	for _, t := range tables {
 		if w, ok := cfg.Where[t.ID.String()]; ok {
@@ -145,22 +163,44 @@ func Run(ctx context.Context, src Source, raw *lakelog.Table, cfg Config, progre
 		}
 		runs = append(runs, tr)
 		rep.Tables = append(rep.Tables, tr.rep)
-		for _, c := range tr.chunks {
-			if v, ok := snap.AppVersion(ChunkAppID(cfg.SnapshotID, t.ID.String(), c.Index)); ok {
-				tr.done++
-				tr.rowsBefore += v
-				tr.rep.Skipped++
-				continue
-			}
-			queue = append(queue, work{table: tr, chunk: c})
+		committed := func(c Chunk) (int64, bool) {
+			return snap.AppVersion(ChunkAppID(cfg.SnapshotID, t.ID.String(), c.Index))
 		}
-		logger.Info("snapshot table planned", "table", t.ID.String(), "chunks", len(tr.chunks), "committed", tr.done, "estimated_rows", t.EstimatedRows)
+		if tr.oneView = cfg.PartialImages.oneView(t); tr.oneView {
+			order, reread := oneViewOrder(tr.chunks, func(c Chunk) bool { _, ok := committed(c); return ok })
+			tr.rep.OneView, tr.rep.Reread = true, reread
+			if reread > 0 {
+				logger.Warn("snapshot reads a partly loaded table again in full, in one view: its change events may lack columns (partial row images), and chunks read at two positions can miss a row whose key changed in between",
+					"table", t.ID.String(), "chunks", len(tr.chunks), "committed_earlier", reread)
+			}
+			for _, c := range tr.chunks {
+				if v, ok := committed(c); ok && reread == 0 { // read again: not skipped
+					tr.done++
+					tr.rowsBefore += v
+					tr.rep.Skipped++
+				}
+			}
+			if len(order) > 0 {
+				oneView = append(oneView, work{table: tr, chunks: order})
+			}
+		} else {
+			for _, c := range tr.chunks {
+				if v, ok := committed(c); ok {
+					tr.done++
+					tr.rowsBefore += v
+					tr.rep.Skipped++
+					continue
+				}
+				queue = append(queue, work{table: tr, chunks: []Chunk{c}})
+			}
+		}
+		logger.Info("snapshot table planned", "table", t.ID.String(), "chunks", len(tr.chunks), "committed", tr.done, "estimated_rows", t.EstimatedRows, "one_view", tr.oneView)
 		if tr.done == len(tr.chunks) {
 			rn.report(tr, true)
 		}
 	}
 
-	err = rn.runWorkers(ctx, queue)
+	err = rn.runWorkers(ctx, append(oneView, queue...))
 	for _, tr := range runs {
 		slices.Sort(tr.rep.Commits)
 		for v := range tr.views {
@@ -221,7 +261,7 @@ func (rn *runner) runWorkers(ctx context.Context, queue []work) error {
 	for range min(rn.cfg.Parallel, max(len(queue), 1)) {
 		wg.Go(func() {
 			for w := range next {
-				if err := rn.chunk(ctx, w); err != nil {
+				if err := rn.work(ctx, w); err != nil {
 					cancel(err)
 					return
 				}
@@ -244,21 +284,31 @@ feed:
 	return nil
 }
 
-// chunk reads one chunk in a consistent view, writes its raw rows and
-// commits them with the chunk's txn appId. A concurrent run that
-// committed the same chunk first wins; this run's files are then
-// discarded (orphans that VACUUM removes).
-func (rn *runner) chunk(ctx context.Context, w work) error {
-	tr, c := w.table, w.chunk
-	name := tr.t.ID.String()
+// work reads w's chunks: in a view of their own for a table read in one
+// view, else (one chunk) in a view of the pool.
+func (rn *runner) work(ctx context.Context, w work) error {
+	if w.table.oneView {
+		return rn.oneViewTable(ctx, w)
+	}
+	c := w.chunks[0]
 	sv, err := rn.views.acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("table %s chunk %d: open view: %w", name, c.Index, err)
+		return fmt.Errorf("table %s chunk %d: open view: %w", w.table.t.ID.String(), c.Index, err)
 	}
 	defer rn.views.release(sv)
+	return rn.readChunk(ctx, w.table, c, sv.v)
+}
 
+// readChunk reads chunk c of tr in view v, writes its raw rows and
+// commits them with the chunk's txn appId. A concurrent run that
+// committed the same chunk first wins; this run's files are then
+// discarded (orphans that VACUUM removes). Committing an appId an earlier
+// run committed (a one-view table read again) is no conflict: the new
+// copy is added beside the old one.
+func (rn *runner) readChunk(ctx context.Context, tr *tableRun, c Chunk, view View) error {
+	name := tr.t.ID.String()
 	batchID := "snapshot|" + rn.cfg.SnapshotID + "|" + name + "|" + fmt.Sprint(c.Index)
-	b, err := newRowBuilder(tr.t, sv.v.Position(), rn.cfg.TopicPrefix, batchID, c.Index, rn.cfg.Now())
+	b, err := newRowBuilder(tr.t, view.Position(), rn.cfg.TopicPrefix, batchID, c.Index, rn.cfg.Now())
 	if err != nil {
 		return err
 	}
@@ -268,7 +318,7 @@ func (rn *runner) chunk(ctx context.Context, w work) error {
 	var prev []any
 	const step = 256
 	pending := 0
-	err = sv.v.ReadChunk(ctx, tr.t, c, func(values []any) error {
+	err = view.ReadChunk(ctx, tr.t, c, func(values []any) error {
 		if pending == 0 {
 			if err := rn.throttle.wait(ctx, step); err != nil {
 				return err

@@ -74,6 +74,12 @@ type Table struct {
 	// run as SQL with the source credentials, exactly as the operator
 	// could run it by hand; it is never built from data.
 	Where string
+	// PartialImages says that the table's change events may lack
+	// columns a merge must then carry forward from the row's previous
+	// version (MySQL/MariaDB binlog_row_image MINIMAL or NOBLOB). Run
+	// then reads all its chunks in one view (see PartialImages, the
+	// Config option that can override it). Sources set it in Tables.
+	PartialImages bool
 }
 
 // Bound is one primary-key value, one element per key column in key

@@ -25,7 +25,9 @@ type ExclusiveViewer interface {
 // xmin horizon or binlog position it pins) lives for the whole table.
 // A retired view closes when its last chunk releases it. Chunks never
 // span views: each chunk reads in the one view it acquired, and its rows
-// carry that view's position.
+// carry that view's position. Tables read in one view (Config.
+// PartialImages) do not use the pool: their worker opens a view of its
+// own for the whole table (oneview.go).
 type viewPool struct {
 	src    Source
 	maxAge time.Duration

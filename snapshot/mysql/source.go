@@ -138,14 +138,24 @@ func (s *Source) ExclusiveViews() {}
 
 // Tables implements snapshot.Source from information_schema: columns
 // mapped by schemas/mysqltype (as capture maps them), the primary key, and
-// TABLE_ROWS as the estimate.
+// TABLE_ROWS as the estimate. Every table has PartialImages set when the
+// server's global binlog_row_image is not FULL (MINIMAL, NOBLOB, MariaDB's
+// FULL_NODUP): its row events may then lack columns. A session can set
+// its own binlog_row_image, which this cannot see (snapshot.Config's
+// PartialImagesAlways covers that).
 func (s *Source) Tables(ctx context.Context) ([]*snapshot.Table, error) {
+	var image string
+	if err := s.db.QueryRowContext(ctx, `SELECT @@GLOBAL.binlog_row_image`).Scan(&image); err != nil {
+		return nil, fmt.Errorf("read binlog_row_image: %w", err)
+	}
+	partial := !strings.EqualFold(image, "FULL")
 	out := make([]*snapshot.Table, 0, len(s.cfg.Tables))
 	for _, name := range s.cfg.Tables {
 		mt, err := s.describe(ctx, name)
 		if err != nil {
 			return nil, fmt.Errorf("table %s: %w", name, err)
 		}
+		mt.t.PartialImages = partial
 		s.mu.Lock()
 		s.tables[mt.t.ID] = mt
 		s.mu.Unlock()
