@@ -14,6 +14,10 @@
 //     exactly the events committed with it. On start Run resumes the Source
 //     strictly after it; a crash anywhere loses nothing and, for
 //     read_committed consumers, doubles nothing.
+//   - A new capture of a Source with no durable state of its own
+//     (StartPositioner: MySQL/MariaDB) stores its start position before it
+//     streams, so a first transaction that fails resumes there; resuming
+//     at a later "current" position would skip the changes in between.
 //   - Source.Ack(pos) is called only after the transaction holding pos has
 //     committed, so the source never releases (PostgreSQL: confirms to the
 //     slot) changes Kafka does not durably hold.

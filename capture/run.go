@@ -32,6 +32,11 @@ func Run(ctx context.Context, src Source, cfg Config, logger *slog.Logger) error
 	if err != nil {
 		return quiet(ctx, err)
 	}
+	if sp, ok := src.(StartPositioner); ok && from == "" {
+		if from, err = storeStartPosition(ctx, p, sp, cfg.SourceName, logger); err != nil {
+			return quiet(ctx, err)
+		}
+	}
 	logger.Info("capture starting", "source", cfg.SourceName, "from", from, "kafka", cfg.Kafka, "transactions", !cfg.AtLeastOnce)
 
 	streamCtx, stop := context.WithCancel(ctx)
@@ -148,6 +153,22 @@ func Run(ctx context.Context, src Source, cfg Config, logger *slog.Logger) error
 		}
 		logger.Debug("committed", "source", cfg.SourceName, "position", pos, "batches", len(group), "changes", n)
 	}
+}
+
+// storeStartPosition commits the start position of a new capture to the
+// positions topic (a transaction with no changes), so that a restart after
+// a failed first transaction resumes from it.
+func storeStartPosition(ctx context.Context, p *Producer, sp StartPositioner, source string, logger *slog.Logger) (string, error) {
+	pos, err := sp.StartPosition(ctx)
+	if err != nil {
+		return "", fmt.Errorf("capture %s: start position: %w", source, err)
+	}
+	// No commit time: no source transaction ends at this position.
+	if err := p.Write(ctx, []Batch{{Position: pos}}); err != nil {
+		return "", fmt.Errorf("capture %s: store start position %s: %w", source, pos, err)
+	}
+	logger.Info("new capture: start position stored", "source", source, "position", pos)
+	return pos, nil
 }
 
 // quiet maps errors caused by cancellation to the clean-shutdown nil.

@@ -47,3 +47,18 @@ type Source interface {
 	// Close releases connections. Idempotent.
 	Close() error
 }
+
+// StartPositioner is implemented by a Source that keeps no durable state
+// of its own for a new capture (MySQL/MariaDB: the server remembers
+// nothing per replica, so "from == ''" means "the current binlog
+// position", which moves on with every write). Run stores that position
+// in Kafka before it streams: a capture whose first transaction fails
+// then resumes where it first started instead of at a later current
+// position, which would skip the changes in between.
+type StartPositioner interface {
+	Source
+	// StartPosition returns the position a new capture starts after: the
+	// source's current position, in the encoding of Batch.Position. It
+	// only reads; safe to call before Stream, not concurrently with it.
+	StartPosition(ctx context.Context) (string, error)
+}

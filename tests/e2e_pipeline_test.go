@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"regexp"
 	"slices"
@@ -28,13 +27,6 @@ import (
 )
 
 const e2eTablesRoot = "tables"
-
-func e2eLogger(t testing.TB) *slog.Logger {
-	if testing.Verbose() && os.Getenv("SLUICE_E2E_DEBUG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
 
 // runCapture runs capture.Run with src in the background until the test
 // ends (or stop is called); a capture error fails the test.
@@ -175,6 +167,7 @@ func (m *markerWatch) wait(t *testing.T, note string, timeout time.Duration) {
 		fs := m.cl.PollFetches(pctx)
 		pcancel()
 		if ctx.Err() != nil {
+			t.Logf("goroutines of the pipeline:\n%s", pipelineStacks())
 			t.Fatalf("marker %q did not reach Kafka within %s", note, timeout)
 		}
 		found := false

@@ -36,7 +36,7 @@ type Source struct {
 	closeOnce sync.Once
 }
 
-var _ capture.Source = (*Source)(nil)
+var _ capture.StartPositioner = (*Source)(nil)
 
 // New connects to the server and checks that it writes a row-based binlog.
 func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Source, error) {
@@ -156,6 +156,16 @@ func parseVersion(v string) (major, minor int) {
 	}
 	minor, _ = strconv.Atoi(parts[1][:end])
 	return major, minor
+}
+
+// StartPosition returns the server's current binlog position, where a new
+// capture starts (capture.StartPositioner: Run stores it before streaming).
+func (s *Source) StartPosition(ctx context.Context) (string, error) {
+	p, err := s.currentPosition()
+	if err != nil {
+		return "", fmt.Errorf("mysql: %w", err)
+	}
+	return p.String(), nil
 }
 
 // currentPosition reads the server's binlog position now: where a new
