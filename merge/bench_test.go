@@ -4,6 +4,8 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
+	"runtime"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -45,6 +47,12 @@ func cpuTime() time.Duration {
 //	rows_dv/changed_row          rows marked deleted by deletion vectors
 //	                             (the -dv kinds: the same updates on a
 //	                             table with TableConfig.DeletionVectors)
+//	setup-heap-MB                live heap before the merges: the table
+//	                             and raw log, held in memory (memblob)
+//	merge-peak-rss-MB            the process's peak RSS (VmHWM, reset
+//	                             after the setup) over the merges; it
+//	                             includes setup-heap-MB
+//	full-rewrite-peak-rss-MB     the same over the baseline
 //
 // Kinds: inserts (keys above the table's), clustered-updates (each batch
 // one run of consecutive keys, the next batch the run after it),
@@ -128,12 +136,27 @@ func benchmarkMerge(b *testing.B, base, batch, fileRows int) {
 				b.Fatal(err)
 			}
 			table := lakelog.Open(blob.Sub(env.warehouse, DefaultLocation(env.cfg.TablesRoot, id)), lakelog.Options{})
+			setup := time.Now()
 			bulkLoad(b, table, int64(first), int64(base), fileRows)
+			// logged so that a long (10M-row) run shows where its time goes
+			b.Logf("N=%d: table of %d rows loaded in %v", b.N, base, time.Since(setup).Round(time.Millisecond))
 
 			var full, fullCPU time.Duration
+			fullRSS := -1.0
 			if kind == "random-updates" || kind == "random-updates-dv" {
+				rssOK := resetPeakRSS()
 				full, fullCPU = fullRewrite(b, table, fileRows)
+				if rssOK {
+					fullRSS = peakRSSMB()
+				}
+				b.Logf("N=%d: full rewrite baseline %v wall, %v CPU, peak RSS %.0f MiB", b.N, full.Round(time.Millisecond), fullCPU.Round(time.Millisecond), fullRSS)
 			}
+			// The table and raw log live in memory (memblob): their size is
+			// part of every RSS figure, so it is reported on its own.
+			rssOK := resetPeakRSS()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			liveMB := float64(ms.HeapAlloc) / (1 << 20)
 			rng := rand.New(rand.NewPCG(1, 2))
 			next := int64(base)
 			var changed, rewritten, dvRows int64
@@ -178,6 +201,13 @@ func benchmarkMerge(b *testing.B, base, batch, fileRows int) {
 			if dvs {
 				b.ReportMetric(float64(dvRows)/float64(max(changed, 1)), "rows_dv/changed_row")
 			}
+			b.ReportMetric(liveMB, "setup-heap-MB")
+			if rssOK {
+				b.ReportMetric(peakRSSMB(), "merge-peak-rss-MB")
+			}
+			if fullRSS >= 0 {
+				b.ReportMetric(fullRSS, "full-rewrite-peak-rss-MB")
+			}
 			if full > 0 { // reported here: ResetTimer drops metrics reported before it
 				b.ReportMetric(float64(full.Milliseconds()), "full_rewrite_ms")
 				b.ReportMetric(100*elapsed.Seconds()/float64(b.N)/full.Seconds(), "%_of_full_rewrite")
@@ -186,6 +216,31 @@ func benchmarkMerge(b *testing.B, base, batch, fileRows int) {
 			}
 		})
 	}
+}
+
+// resetPeakRSS collects garbage, returns freed memory to the OS and resets
+// the process's VmHWM, so that peakRSSMB measures what follows. It reports
+// false where /proc/self/clear_refs is not writable.
+func resetPeakRSS() bool {
+	runtime.GC()
+	debug.FreeOSMemory()
+	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+}
+
+// peakRSSMB is the process's VmHWM in MiB, or -1 when unknown.
+func peakRSSMB() float64 {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return -1
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			if kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64); err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return -1
 }
 
 // bulkLoad adds rows with keys [from, to) to the merged table in files of
