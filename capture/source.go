@@ -50,7 +50,7 @@ type Source interface {
 
 // StartPositioner is implemented by a Source that keeps no durable state
 // of its own for a new capture (MySQL/MariaDB: the server remembers
-// nothing per replica, so "from == ''" means "the current binlog
+// nothing per replica, so "from == ”" means "the current binlog
 // position", which moves on with every write). Run stores that position
 // in Kafka before it streams: a capture whose first transaction fails
 // then resumes where it first started instead of at a later current
