@@ -91,8 +91,11 @@ type MergeConfig struct {
 	TombstoneRetention time.Duration `yaml:"tombstone_retention"`
 	// TargetFileRows caps the rows of one SCD1 data file; 0 means merge's
 	// default (10000).
-	TargetFileRows int          `yaml:"target_file_rows"`
-	Tables         []MergeTable `yaml:"tables"`
+	TargetFileRows int `yaml:"target_file_rows"`
+	// MaxPassMB bounds the raw data files one merge pass reads; a larger
+	// backlog is merged in passes. 0 means merge's default (64).
+	MaxPassMB int          `yaml:"max_pass_mb"`
+	Tables    []MergeTable `yaml:"tables"`
 }
 
 // MergeTable overrides the defaults for one source table.
@@ -285,6 +288,9 @@ func (c *Config) Validate() error {
 	case "fail", "restart":
 	default:
 		return &FieldError{"ingest.on_offset_reset", fmt.Sprintf("must be fail or restart, got %q", c.Ingest.OnOffsetReset)}
+	}
+	if c.Merge.MaxPassMB < 0 {
+		return &FieldError{"merge.max_pass_mb", fmt.Sprintf("must be positive, got %d", c.Merge.MaxPassMB)}
 	}
 	if c.Merge.TargetFileRows < 0 {
 		return &FieldError{"merge.target_file_rows", fmt.Sprintf("must be positive, got %d", c.Merge.TargetFileRows)}

@@ -141,6 +141,7 @@ func mergeConfig(cfg *Config, only []string) merge.Config {
 		DeleteMode:         cfg.Merge.DeleteMode,
 		TombstoneRetention: cfg.Merge.TombstoneRetention,
 		TargetFileRows:     cfg.Merge.TargetFileRows,
+		MaxPassBytes:       int64(cfg.Merge.MaxPassMB) << 20,
 		Tables:             map[string]merge.TableConfig{},
 		Only:               only,
 	}

@@ -65,6 +65,16 @@ type Config struct {
 	// TargetFileBytes caps the estimated size of one SCD1 data file
 	// (default 128 MiB).
 	TargetFileBytes int64
+	// MaxPassBytes bounds the raw data one pass of a Run holds (default
+	// DefaultMaxPassBytes): when the raw files a run would read
+	// (dataChange adds of the topics it still needs) add up to more, the
+	// run merges the raw versions in consecutive ranges of at most this
+	// many file bytes (a larger version is a pass of its own), committing
+	// the tables with events in a range per range (passes.go). The bytes
+	// are compressed Parquet: a pass's peak RSS was about 13 times its
+	// raw file bytes (BenchmarkMergeBacklog, 3 KB text rows: 5.2 GB for
+	// 411 MB of raw files in one pass, 1.3 GB in passes of 64 MiB).
+	MaxPassBytes int64
 }
 
 // TableConfig overrides the defaults for one SCD1 table.
@@ -93,6 +103,12 @@ type TableConfig struct {
 // about the same per row (doc.go).
 const defaultTargetFileRows = 10000
 
+// DefaultMaxPassBytes is Config.MaxPassBytes' default: 64 MiB of raw
+// files, a peak RSS of about 1.3 GB for 3 KB rows, against 5.2 GB for
+// the same 300000 rows in one pass (BenchmarkMergeBacklog); 512 MiB
+// would allow about 6.5 GB.
+const DefaultMaxPassBytes = 64 << 20
+
 func (c *Config) withDefaults() Config {
 	out := *c
 	if out.DeleteMode == "" {
@@ -109,6 +125,9 @@ func (c *Config) withDefaults() Config {
 	}
 	if out.TargetFileBytes <= 0 {
 		out.TargetFileBytes = 128 << 20
+	}
+	if out.MaxPassBytes <= 0 {
+		out.MaxPassBytes = DefaultMaxPassBytes
 	}
 	return out
 }

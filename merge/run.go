@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"slices"
 	"strings"
@@ -24,7 +25,10 @@ type Report struct {
 	// FromRawVersion is the version after which raw commits were read.
 	FromRawVersion          int64
 	FilesRead, FilesSkipped int
-	Tables                  []TableReport
+	// Passes is how many raw version ranges the run merged one after the
+	// other (Config.MaxPassBytes); Tables add up over them.
+	Passes int
+	Tables []TableReport
 }
 
 // TableReport is one SCD1 table's share of a run.
@@ -80,7 +84,8 @@ func (c catalogTable) id() schemas.TableID {
 // table does not stop the others; the returned error joins every table's
 // error (and is also in its TableReport). Run is safe to rerun at any
 // time, including after a crash: every table merges each raw commit
-// exactly once. Concurrent Runs on the same tables are safe (one retries
+// exactly once. A backlog of more than Config.MaxPassBytes of raw files is
+// merged in passes (passes.go). Concurrent Runs on the same tables are safe (one retries
 // after a conflict) but waste work.
 func Run(ctx context.Context, raw *lakelog.Table, warehouse blob.Store, cfg Config, logger *slog.Logger) (*Report, error) {
 	cfg = cfg.withDefaults()
@@ -164,49 +169,13 @@ func Run(ctx context.Context, raw *lakelog.Table, warehouse blob.Store, cfg Conf
 	}
 	rep.FromRawVersion = from
 
-	events, learned, err := scanRaw(ctx, raw, rawSnap, from, to, topicMerged, &cfg, rep)
+	ends, commits, err := planPasses(ctx, raw, from, to, topicMerged, cfg.MaxPassBytes)
 	if err != nil {
 		return nil, fmt.Errorf("merge: %w", err)
 	}
-	if changed := cat.learn(learned); changed {
-		if err := saveCatalog(ctx, root, cat); err != nil {
-			logger.Warn("merge: catalog not saved; the next run reads more raw data", "err", err)
-		}
-	}
-
-	ids := map[schemas.TableID]bool{}
-	for id := range events {
-		ids[id] = true
-	}
-	for id := range merged {
-		ids[id] = true
-	}
-	order := make([]schemas.TableID, 0, len(ids))
-	for id := range ids {
-		order = append(order, id)
-	}
-	slices.SortFunc(order, func(a, b schemas.TableID) int { return strings.Compare(a.String(), b.String()) })
-	var errs []error
-	for _, id := range order {
-		if v, ok := merged[id]; ok && v >= to {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return rep, err
-		}
-		job := &tableJob{id: id, tc: cfg.tableConfig(id), cfg: &cfg, table: openTable(id), events: events[id], to: to, now: now, logger: logger}
-		tr := job.run(ctx)
-		if tr.Err != nil {
-			logger.Error("merge failed", "table", id.String(), "err", tr.Err)
-			errs = append(errs, tr.Err)
-		} else {
-			logger.Info("merged", "table", id.String(), "raw_from", tr.FromRawVersion, "raw_to", tr.ToRawVersion,
-				"changes", tr.ChangesRead, "inserted", tr.RowsInserted, "updated", tr.RowsUpdated, "deleted", tr.RowsDeleted,
-				"rewritten", tr.RowsRewritten, "version", tr.Version)
-		}
-		rep.Tables = append(rep.Tables, tr)
-	}
-	return rep, errors.Join(errs...)
+	p := &passes{raw: raw, rawSnap: rawSnap, root: root, cat: cat, merged: merged, topicMerged: topicMerged,
+		cfg: &cfg, openTable: openTable, now: now, logger: logger, rep: rep, failed: map[schemas.TableID]bool{}, commits: commits}
+	return rep, p.run(ctx, from, ends)
 }
 
 // rawTopics lists the topics ingest has recorded txns for.
@@ -229,10 +198,10 @@ func rawTopics(s *lakelog.Snapshot) []string {
 }
 
 // scanRaw reads the data files added (dataChange=true) by raw commits in
-// (from, to] and routes their change rows to source tables. A file is
+// (from, to], which commits yields, and routes their change rows to source tables. A file is
 // skipped when its topic range holds no topic that still needs the
 // commit; a row when its table has merged the commit or is not selected.
-func scanRaw(ctx context.Context, raw *lakelog.Table, rawSnap *lakelog.Snapshot, from, to int64, topicMerged map[string]int64, cfg *Config, rep *Report) (map[schemas.TableID][]*rawEvent, map[string][]schemas.TableID, error) {
+func scanRaw(ctx context.Context, raw *lakelog.Table, rawSnap *lakelog.Snapshot, from, to int64, commits iter.Seq2[lakelog.Commit, error], topicMerged map[string]int64, cfg *Config, rep *Report) (map[schemas.TableID][]*rawEvent, map[string][]schemas.TableID, error) {
 	events := map[schemas.TableID][]*rawEvent{}
 	learned := map[string][]schemas.TableID{}
 	if from >= to {
@@ -260,16 +229,11 @@ func scanRaw(ctx context.Context, raw *lakelog.Table, rawSnap *lakelog.Snapshot,
 		b, _ := row[col[name]].([]byte)
 		return b
 	}
-	for c, err := range raw.Commits(ctx, from, to) {
+	for c, err := range commits {
 		if err != nil {
 			return nil, nil, fmt.Errorf("raw table: %w", err)
 		}
-		var wanted []string
-		for t, v := range topicMerged {
-			if v < c.Version {
-				wanted = append(wanted, t)
-			}
-		}
+		wanted := wantedTopics(topicMerged, c.Version)
 		for _, a := range c.Actions {
 			if a.Add == nil || !a.Add.DataChange {
 				continue // compaction rewrites carry no new data

@@ -48,6 +48,9 @@ type tableJob struct {
 	cfg    *Config
 	table  *lakelog.Table
 	events []*rawEvent
+	// from is the raw version after which the run read the raw table: a
+	// table that has merged less would skip (merged, from].
+	from   int64
 	to     int64
 	now    time.Time
 	logger *slog.Logger
@@ -99,6 +102,15 @@ func (j *tableJob) attempt(ctx context.Context, rep *TableReport) error {
 	rep.FromRawVersion = merged
 	if merged >= j.to {
 		return nil
+	}
+	if merged >= 0 && merged < j.from {
+		// Committing j.to would skip the raw versions (merged, from]. Run
+		// reads from the least version of the tables its catalog lists,
+		// so the catalog missed the table (and passes give every table
+		// each of its events since from, or leave it out once it failed);
+		// this run's scan teaches the catalog the table, so the next run
+		// reads from merged.
+		return fmt.Errorf("merged to raw version %d but this run read raw versions after %d only; rerun the merge", merged, j.from)
 	}
 	var evs []decoded
 	var truncAt string // the latest TRUNCATE's ordering key
