@@ -404,5 +404,10 @@ func (t *Table) replaySegment(ctx context.Context, seg *logSegment) (*Snapshot, 
 			return nil, fmt.Errorf("load snapshot %d: commit %d: %w", seg.version, v, err)
 		}
 	}
-	return newSnapshot(t, seg.version, st)
+	snap, err := newSnapshot(t, seg.version, st)
+	if err != nil {
+		return nil, err
+	}
+	snap.tail = len(seg.commits)
+	return snap, nil
 }

@@ -21,6 +21,10 @@ type Snapshot struct {
 	tombstones []*Remove // sorted by path, then deletion-vector id
 	txns       map[string]SetTransaction
 	domains    map[string]DomainMetadata
+	// tail is how many commit files were replayed after the checkpoint
+	// (all of them without one): a due checkpoint that was never written
+	// shows as a tail of a whole interval or more.
+	tail int
 }
 
 // newSnapshot checks a replayed state and freezes it.

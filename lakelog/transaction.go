@@ -381,12 +381,20 @@ func (e *AttemptsError) Is(target error) bool { return target == ErrCommitAttemp
 // Unwrap returns the last attempt's error.
 func (e *AttemptsError) Unwrap() error { return e.Err }
 
-// afterCommit writes the checkpoint for version v when it is due.
+// afterCommit writes the checkpoint for version v when it is due: at
+// every interval-th version, or at any version when the snapshot read
+// replayed a whole interval of commits after its checkpoint (the due one
+// failed or its writer died; without the catch-up, every reader would
+// replay up to twice the interval, and more after each further miss).
 func (tx *Transaction) afterCommit(ctx context.Context, v int64) {
 	t := tx.table
 	meta := tx.effectiveMetadata()
 	interval := t.checkpointInterval(meta)
-	if v <= 0 || interval <= 0 || v%int64(interval) != 0 {
+	if v <= 0 || interval <= 0 {
+		return
+	}
+	overdue := tx.read != nil && tx.read.tail >= interval
+	if v%int64(interval) != 0 && !overdue {
 		return
 	}
 	snap, err := t.SnapshotAt(ctx, v)
