@@ -116,12 +116,16 @@ func Run(ctx context.Context, raw *lakelog.Table, warehouse blob.Store, cfg Conf
 		return lakelog.Open(blob.Sub(warehouse, cfg.tableConfig(id).Location), lakelog.Options{Logger: logger, Now: cfg.Now})
 	}
 
-	// How far each known table is.
+	// How far each known table is. A table whose log cannot be read fails
+	// alone: the others merge without waiting for it (it is left out of
+	// merged, so it does not hold back where the scan starts).
 	merged := map[schemas.TableID]int64{}
+	failed := map[schemas.TableID]bool{}
+	var loadFailed []TableReport
 	for _, tables := range cat.Topics {
 		for _, ct := range tables {
 			id := ct.id()
-			if _, ok := merged[id]; ok || !cfg.selected(id) {
+			if _, ok := merged[id]; ok || failed[id] || !cfg.selected(id) {
 				continue
 			}
 			v := int64(-1)
@@ -129,7 +133,15 @@ func Run(ctx context.Context, raw *lakelog.Table, warehouse blob.Store, cfg Conf
 			switch {
 			case errors.Is(err, lakelog.ErrNoTable):
 			case err != nil:
-				return nil, fmt.Errorf("merge: table %s: %w", id, err)
+				if ctx.Err() != nil {
+					return nil, fmt.Errorf("merge: table %s: %w", id, err)
+				}
+				failed[id] = true
+				tr := TableReport{Table: id.String(), Location: cfg.tableConfig(id).Location, FromRawVersion: -1, ToRawVersion: to, Version: -1,
+					Err: fmt.Errorf("table %s: %w", id, err)}
+				loadFailed = append(loadFailed, tr)
+				logger.Error("merge failed", "table", id.String(), "err", tr.Err)
+				continue
 			default:
 				if av, ok := snap.AppVersion(AppID); ok {
 					v = av
@@ -164,7 +176,7 @@ func Run(ctx context.Context, raw *lakelog.Table, warehouse blob.Store, cfg Conf
 	for _, v := range merged {
 		from = min(from, v)
 	}
-	if len(topicMerged) == 0 && len(merged) == 0 {
+	if len(topicMerged) == 0 && len(merged) == 0 && len(failed) == 0 {
 		from = -1 // no ingest txns to go by: read everything
 	}
 	rep.FromRawVersion = from
@@ -174,8 +186,18 @@ func Run(ctx context.Context, raw *lakelog.Table, warehouse blob.Store, cfg Conf
 		return nil, fmt.Errorf("merge: %w", err)
 	}
 	p := &passes{raw: raw, rawSnap: rawSnap, root: root, cat: cat, merged: merged, topicMerged: topicMerged,
-		cfg: &cfg, openTable: openTable, now: now, logger: logger, rep: rep, failed: map[schemas.TableID]bool{}, commits: commits}
-	return rep, p.run(ctx, from, ends)
+		cfg: &cfg, openTable: openTable, now: now, logger: logger, rep: rep, failed: failed, commits: commits}
+	err = p.run(ctx, from, ends)
+	if len(loadFailed) > 0 {
+		errs := []error{err}
+		for _, tr := range loadFailed {
+			errs = append(errs, tr.Err)
+		}
+		rep.Tables = append(rep.Tables, loadFailed...)
+		slices.SortFunc(rep.Tables, func(a, b TableReport) int { return strings.Compare(a.Table, b.Table) })
+		err = errors.Join(errs...)
+	}
+	return rep, err
 }
 
 // rawTopics lists the topics ingest has recorded txns for.
