@@ -209,7 +209,10 @@ func runCaptureUnderKafkaFaults(t *testing.T, run func(setup e2eSetup, rounds []
 	f := newKafkaFaults(t, seed, 3, 50, 20)
 	stats := &capture.Stats{}
 	setup := e2eSetup{
-		brokers: f.cluster.ListenAddrs(), restarting: true, stats: stats, timeout: 4 * time.Minute, seed: seed,
+		// make soak's 8 rounds need more than 4 minutes: a broker that is
+		// down holds a transaction's end for up to 30 s (seed
+		// 1795336310662736868 was equal after every round but ran out of time)
+		brokers: f.cluster.ListenAddrs(), restarting: true, stats: stats, timeout: time.Duration(soakCount(4, 10)) * time.Minute, seed: seed,
 		beforeIngest: func() { f.on.Store(false); f.step("faults off") },
 	}
 	t.Cleanup(func() {
