@@ -31,8 +31,9 @@ import (
 // object _sluice_snapshot/<id>/<table>.json in the raw table's store
 // (written before the first chunk is read) and, per committed chunk, the
 // raw txn appId snapshot.ChunkAppID(id, table, i). A plan with
-// len(boundaries)+1 chunks of which some have no appId at the merge's raw
-// version is in progress. A sibling object <table>.released gives a
+// len(boundaries)+1 chunks (one more, the recheck pass, when it has a
+// recheckMark) of which some have no appId at the merge's raw version is
+// in progress. A sibling object <table>.released gives a
 // snapshot up (see docs/snapshot.md): its plan stays, so resuming the id
 // still reads the same chunk ranges.
 
@@ -69,6 +70,9 @@ type storedPlan struct {
 	SnapshotID string            `json:"snapshotId"`
 	Table      string            `json:"table"`
 	Boundaries []json.RawMessage `json:"boundaries"`
+	// RecheckMark, when set, plans one more chunk after the key ranges:
+	// the recheck pass (snapshot/recheck.go).
+	RecheckMark string `json:"recheckMark"`
 }
 
 // SnapshotsInProgress lists the snapshots and backfills (one entry per
@@ -143,6 +147,9 @@ func heldByPlan(ctx context.Context, store blob.Store, s *lakelog.Snapshot, key 
 		return nil, fmt.Errorf("snapshot plan %s: no snapshotId or table", key)
 	}
 	total := len(p.Boundaries) + 1
+	if p.RecheckMark != "" {
+		total++
+	}
 	done := 0
 	for i := range total {
 		if s != nil {

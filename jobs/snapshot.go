@@ -48,6 +48,8 @@ type SnapshotOptions struct {
 	NoCaptureCheck bool
 	// Progress, when not nil, sees every progress event, serialized.
 	Progress func(source string, p snapshot.Progress)
+	// SkipRecheck is snapshot.Config.SkipRecheck: tests only.
+	SkipRecheck bool
 }
 
 // SnapshotReport is the JSON report of `sluice snapshot` and `sluice
@@ -97,9 +99,12 @@ type SnapshotTableReport struct {
 	// OneView: all chunks read in one view (snapshot.partial_images);
 	// ChunksReread: chunks an earlier run committed that this run read
 	// again, since a one-view table found partly loaded is read in full.
-	OneView      bool            `json:"one_view,omitempty"`
-	ChunksReread int             `json:"chunks_reread,omitempty"`
-	Duration     ingest.Duration `json:"duration"`
+	OneView      bool `json:"one_view,omitempty"`
+	ChunksReread int  `json:"chunks_reread,omitempty"`
+	// RecheckRows: rows the recheck pass re-read (PostgreSQL tables read
+	// in several views; see docs/snapshot.md).
+	RecheckRows int64           `json:"recheck_rows,omitempty"`
+	Duration    ingest.Duration `json:"duration"`
 }
 
 // WriteJSON writes the report as indented JSON.
@@ -170,6 +175,7 @@ func runSnapshot(ctx context.Context, cfg *Config, opts SnapshotOptions, rep *Sn
 		ViewMaxAge:      cfg.Snapshot.ViewMaxAge,
 		TargetFileBytes: int64(cfg.Snapshot.TargetFileMB) << 20,
 		PartialImages:   snapshot.PartialImages(cfg.Snapshot.PartialImages),
+		SkipRecheck:     opts.SkipRecheck,
 	}
 	if opts.MaxRowsPerSec != nil {
 		sc.MaxRowsPerSec = *opts.MaxRowsPerSec
@@ -217,7 +223,7 @@ func runSnapshot(ctx context.Context, cfg *Config, opts SnapshotOptions, rep *Sn
 				ss.Tables = append(ss.Tables, SnapshotTableReport{
 					Table: t.Table, Topic: t.Topic, Chunks: t.Chunks, ChunksSkipped: t.Skipped,
 					Rows: t.Rows, Files: t.Files, Bytes: t.Bytes, Commits: t.Commits, Positions: t.Views,
-					OneView: t.OneView, ChunksReread: t.Reread,
+					OneView: t.OneView, ChunksReread: t.Reread, RecheckRows: t.RecheckRows,
 					Duration: ingest.Duration(t.Duration),
 				})
 			}

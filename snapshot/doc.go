@@ -77,9 +77,26 @@
 // such a table partly committed reads it again in full in a new view,
 // committed chunks first and missing ones last, so that merge holds the
 // table back until every chunk has been read at the new position (see
-// oneview.go). PostgreSQL keeps rotating views by default; its
-// unchanged-TOAST key changes leave a window documented in
-// docs/snapshot.md.
+// oneview.go).
+//
+// # The recheck pass (PostgreSQL)
+//
+// PostgreSQL's unchanged-TOAST values are the same class of event, but
+// its tables keep rotating views (an exported snapshot pins the xmin
+// horizon). A Source that implements Rechecker instead gets a recheck
+// pass per table of more than one chunk (recheck.go): a mark taken when
+// the plan is stored, before the table's first view, is part of the
+// plan; after every key-range chunk is committed, one fresh view opened
+// after all of theirs re-reads every row written since the mark and
+// commits them as one more chunk, len(chunks), with its own appId. So:
+//   - every row present at the fresh view is in the snapshot, with a row
+//     version read at that view or one unchanged since before the first
+//     chunk's view;
+//   - merge's hold-back counts the pass as a chunk, so the table merges
+//     only after it;
+//   - a resumed run re-reads from the stored mark (covering every view of
+//     every run), and skips the read only when this run read every chunk
+//     in one view.
 //
 // # Chunks
 //

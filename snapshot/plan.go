@@ -82,6 +82,11 @@ type plan struct {
 	Where         string   `json:"where,omitempty"`
 	Boundaries    []Bound  `json:"boundaries"`
 	EstimatedRows int64    `json:"estimatedRows"`
+	// RecheckMark, when not empty, plans a recheck pass as chunk
+	// len(Boundaries)+1 (recheck.go): the Rechecker's mark, taken before
+	// the table's first view, from which the pass re-reads rows. Merge's
+	// hold-back counts that chunk too (jobs/holdback.go).
+	RecheckMark string `json:"recheckMark,omitempty"`
 }
 
 // planDir is where plans live in the raw table's store. Delta readers and

@@ -32,7 +32,7 @@ type Report struct {
 type TableReport struct {
 	Table   string // db.schema.table
 	Topic   string
-	Chunks  int
+	Chunks  int   // in the plan: the key ranges and the recheck pass, if any
 	Skipped int   // chunks already committed by an earlier run (or a concurrent one)
 	Rows    int64 // rows written by this run
 	Files   int
@@ -47,6 +47,10 @@ type TableReport struct {
 	OneView bool
 	// Reread is how many chunks committed by an earlier run this run read
 	// again (a one-view table found partly loaded is read in full).
-	Reread   int
-	Duration time.Duration
+	Reread int
+	// RecheckRows is how many rows this run's recheck pass re-read
+	// (recheck.go); 0 also when the pass found every chunk read in one
+	// view and committed it without reading.
+	RecheckRows int64
+	Duration    time.Duration
 }

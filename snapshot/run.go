@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -49,6 +50,9 @@ type Config struct {
 	Where map[string]string
 	// Now is the clock (tests); default time.Now.
 	Now func() time.Time
+	// SkipRecheck commits the recheck pass of a table without reading
+	// (recheck.go). Tests only: it shows the window the recheck closes.
+	SkipRecheck bool
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -88,6 +92,9 @@ func (c Config) withDefaults() (Config, error) {
 type work struct {
 	table  *tableRun
 	chunks []Chunk
+	// recheck: the table's recheck pass (its key-range chunks were all
+	// committed by earlier runs).
+	recheck bool
 }
 
 // tableRun is the state of one table during a Run.
@@ -99,11 +106,34 @@ type tableRun struct {
 	start  time.Time
 	// oneView: every chunk is read in one view (Config.PartialImages).
 	oneView bool
+	// recheck is the chunk index of the table's recheck pass
+	// (recheck.go), len(chunks); -1 when its plan has none.
+	recheck int
 
 	// guarded by runner.mu
-	done       int
-	rowsBefore int64 // rows of chunks committed by earlier runs
-	views      map[string]bool
+	done           int // key-range chunks committed, this run or earlier
+	recheckDone    bool
+	recheckClaimed bool  // a worker runs the recheck pass
+	rowsBefore     int64 // rows of chunks committed by earlier runs
+	views          map[string]bool
+}
+
+// total is the number of chunks in tr's plan: the key ranges and the
+// recheck pass, if any.
+func (tr *tableRun) total() int {
+	if tr.recheck >= 0 {
+		return len(tr.chunks) + 1
+	}
+	return len(tr.chunks)
+}
+
+// doneAll is the number of tr's chunks committed, recheck pass included;
+// the caller holds runner.mu (or runs alone).
+func (tr *tableRun) doneAll() int {
+	if tr.recheckDone {
+		return tr.done + 1
+	}
+	return tr.done
 }
 
 type runner struct {
@@ -151,7 +181,7 @@ func Run(ctx context.Context, src Source, raw *lakelog.Table, cfg Config, progre
 
 	// Tables read in one view go first: each is one worker's sequential
 	// job, so starting them early keeps them from being the tail.
-	var queue, oneView []work
+	var queue, oneView, rechecks []work
 	var runs []*tableRun
 	for _, t := range tables {
 		if w, ok := cfg.Where[t.ID.String()]; ok {
@@ -194,13 +224,25 @@ func Run(ctx context.Context, src Source, raw *lakelog.Table, cfg Config, progre
 				queue = append(queue, work{table: tr, chunks: []Chunk{c}})
 			}
 		}
-		logger.Info("snapshot table planned", "table", t.ID.String(), "chunks", len(tr.chunks), "committed", tr.done, "estimated_rows", t.EstimatedRows, "one_view", tr.oneView)
-		if tr.done == len(tr.chunks) {
+		if tr.recheck >= 0 {
+			if v, ok := committed(Chunk{Index: tr.recheck}); ok {
+				tr.recheckDone = true
+				tr.rowsBefore += v
+				tr.rep.Skipped++
+			} else if tr.done == len(tr.chunks) {
+				// Every key range was committed by earlier runs, the
+				// recheck pass was not: it runs now, from the plan's mark.
+				tr.recheckClaimed = true
+				rechecks = append(rechecks, work{table: tr, recheck: true})
+			}
+		}
+		logger.Info("snapshot table planned", "table", t.ID.String(), "chunks", tr.total(), "committed", tr.doneAll(), "estimated_rows", t.EstimatedRows, "one_view", tr.oneView, "recheck", tr.recheck >= 0)
+		if tr.doneAll() == tr.total() {
 			rn.report(tr, true)
 		}
 	}
 
-	err = rn.runWorkers(ctx, append(oneView, queue...))
+	err = rn.runWorkers(ctx, slices.Concat(rechecks, oneView, queue))
 	for _, tr := range runs {
 		slices.Sort(tr.rep.Commits)
 		for v := range tr.views {
@@ -221,7 +263,18 @@ func (rn *runner) planTable(ctx context.Context, t *Table) (*tableRun, error) {
 	if len(t.Key) == 0 {
 		return nil, fmt.Errorf("table %s: no primary key: cannot chunk by key ranges", name)
 	}
+	rc, canRecheck := rn.src.(Rechecker)
 	p, created, err := loadOrSavePlan(ctx, rn.raw.Store(), rn.cfg.SnapshotID, t, func() (*plan, error) {
+		// The mark is taken before the table's first view opens (views
+		// open after every table is planned), so the recheck pass covers
+		// every row version written while its chunks are read.
+		var mark string
+		if canRecheck {
+			var err error
+			if mark, err = rc.RecheckMark(ctx); err != nil {
+				return nil, fmt.Errorf("table %s: recheck mark: %w", name, err)
+			}
+		}
 		chunks := 1
 		if t.EstimatedRows > 0 {
 			chunks = int((t.EstimatedRows + rn.cfg.ChunkRows - 1) / rn.cfg.ChunkRows)
@@ -233,7 +286,10 @@ func (rn *runner) planTable(ctx context.Context, t *Table) (*tableRun, error) {
 				return nil, fmt.Errorf("table %s: chunk boundaries: %w", name, err)
 			}
 		}
-		return &plan{SnapshotID: rn.cfg.SnapshotID, Table: name, Key: t.Key, Where: t.Where, Boundaries: bounds, EstimatedRows: t.EstimatedRows}, nil
+		if len(bounds) == 0 {
+			mark = "" // one chunk is read in one view: nothing to recheck
+		}
+		return &plan{SnapshotID: rn.cfg.SnapshotID, Table: name, Key: t.Key, Where: t.Where, Boundaries: bounds, EstimatedRows: t.EstimatedRows, RecheckMark: mark}, nil
 	})
 	if err != nil {
 		return nil, err
@@ -245,10 +301,18 @@ func (rn *runner) planTable(ctx context.Context, t *Table) (*tableRun, error) {
 	if err != nil {
 		return nil, fmt.Errorf("table %s: %w", name, err)
 	}
-	return &tableRun{
-		t: t, plan: p, chunks: chunks, start: rn.cfg.Now(), views: map[string]bool{},
-		rep: &TableReport{Table: name, Topic: t.ID.Topic(rn.cfg.TopicPrefix), Chunks: len(chunks)},
-	}, nil
+	tr := &tableRun{
+		t: t, plan: p, chunks: chunks, recheck: -1, start: rn.cfg.Now(), views: map[string]bool{},
+		rep: &TableReport{Table: name, Topic: t.ID.Topic(rn.cfg.TopicPrefix)},
+	}
+	if p.RecheckMark != "" {
+		if !canRecheck {
+			return nil, fmt.Errorf("table %s: stored plan has a recheck pass, but the source cannot run one", name)
+		}
+		tr.recheck = len(chunks)
+	}
+	tr.rep.Chunks = tr.total()
+	return tr, nil
 }
 
 // runWorkers reads the queued chunks with cfg.Parallel workers. The first
@@ -285,18 +349,35 @@ feed:
 }
 
 // work reads w's chunks: in a view of their own for a table read in one
-// view, else (one chunk) in a view of the pool.
+// view, else (one chunk) in a view of the pool. The worker that commits
+// a table's last key-range chunk then runs its recheck pass.
 func (rn *runner) work(ctx context.Context, w work) error {
-	if w.table.oneView {
-		return rn.oneViewTable(ctx, w)
+	if w.recheck {
+		return rn.recheckTable(ctx, w.table)
 	}
-	c := w.chunks[0]
+	var err error
+	if w.table.oneView {
+		err = rn.oneViewTable(ctx, w)
+	} else {
+		err = rn.pooledChunk(ctx, w.table, w.chunks[0])
+	}
+	if err != nil {
+		return err
+	}
+	if rn.claimRecheck(w.table) {
+		return rn.recheckTable(ctx, w.table)
+	}
+	return nil
+}
+
+// pooledChunk reads chunk c of tr in a view of the pool.
+func (rn *runner) pooledChunk(ctx context.Context, tr *tableRun, c Chunk) error {
 	sv, err := rn.views.acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("table %s chunk %d: open view: %w", w.table.t.ID.String(), c.Index, err)
+		return fmt.Errorf("table %s chunk %d: open view: %w", tr.t.ID.String(), c.Index, err)
 	}
 	defer rn.views.release(sv)
-	return rn.readChunk(ctx, w.table, c, sv.v)
+	return rn.readChunk(ctx, tr, c, sv.v)
 }
 
 // readChunk reads chunk c of tr in view v, writes its raw rows and
@@ -306,19 +387,28 @@ func (rn *runner) work(ctx context.Context, w work) error {
 // run committed (a one-view table read again) is no conflict: the new
 // copy is added beside the old one.
 func (rn *runner) readChunk(ctx context.Context, tr *tableRun, c Chunk, view View) error {
+	// The table's final chunk carries source.snapshot "last".
+	return rn.load(ctx, tr, c.Index, c.Hi == nil, view, func(emit func([]any) error) error {
+		return view.ReadChunk(ctx, tr.t, c, emit)
+	})
+}
+
+// load writes the rows read (read calls emit with each) in view as chunk
+// index of tr and commits them (see readChunk); last marks the final row
+// source.snapshot "last".
+func (rn *runner) load(ctx context.Context, tr *tableRun, index int, last bool, view View, read func(emit func([]any) error) error) error {
 	name := tr.t.ID.String()
-	batchID := "snapshot|" + rn.cfg.SnapshotID + "|" + name + "|" + fmt.Sprint(c.Index)
-	b, err := newRowBuilder(tr.t, view.Position(), rn.cfg.TopicPrefix, batchID, c.Index, rn.cfg.Now())
+	batchID := chunkBatchID(rn.cfg.SnapshotID, name, index)
+	b, err := newRowBuilder(tr.t, view.Position(), rn.cfg.TopicPrefix, batchID, index, rn.cfg.Now())
 	if err != nil {
 		return err
 	}
 	fw := &fileWriter{store: rn.raw, target: rn.cfg.TargetFileBytes}
 	pipe := startPipeline(ctx, b, fw)
-	last := c.Hi == nil // the table's final chunk carries source.snapshot "last"
 	var prev []any
 	const step = 256
 	pending := 0
-	err = view.ReadChunk(ctx, tr.t, c, func(values []any) error {
+	err = read(func(values []any) error {
 		if pending == 0 {
 			if err := rn.throttle.wait(ctx, step); err != nil {
 				return err
@@ -343,51 +433,67 @@ func (rn *runner) readChunk(ctx context.Context, tr *tableRun, c Chunk, view Vie
 	}
 	if err != nil {
 		pipe.abort()
-		return fmt.Errorf("table %s chunk %d: %w", name, c.Index, err)
+		return fmt.Errorf("table %s chunk %d: %w", name, index, err)
 	}
 	rows, err := pipe.finish(ctx)
 	if err != nil {
-		return fmt.Errorf("table %s chunk %d: %w", name, c.Index, err)
+		return fmt.Errorf("table %s chunk %d: %w", name, index, err)
 	}
 	adds, bytes, err := fw.finish(ctx)
 	if err != nil {
-		return fmt.Errorf("table %s chunk %d: %w", name, c.Index, err)
+		return fmt.Errorf("table %s chunk %d: %w", name, index, err)
 	}
+	return rn.commitChunk(ctx, tr, index, adds, rows, bytes, b.ordKey)
+}
 
+func chunkBatchID(snapshotID, table string, index int) string {
+	return "snapshot|" + snapshotID + "|" + table + "|" + strconv.Itoa(index)
+}
+
+// commitChunk commits adds (rows rows, bytes bytes, read at ordering key
+// ordKey; "" when nothing was read) as chunk index of tr, with the
+// chunk's txn appId.
+func (rn *runner) commitChunk(ctx context.Context, tr *tableRun, index int, adds []*lakelog.Add, rows, bytes int64, ordKey string) error {
+	name := tr.t.ID.String()
+	batchID := chunkBatchID(rn.cfg.SnapshotID, name, index)
 	rn.mu.Lock()
 	snap := rn.snap
 	rn.mu.Unlock()
 	tx := snap.Begin("WRITE")
 	tx.Add(adds...)
-	appID := ChunkAppID(rn.cfg.SnapshotID, name, c.Index)
+	appID := ChunkAppID(rn.cfg.SnapshotID, name, index)
 	tx.SetAppVersion(appID, rows)
 	tx.SetOperationParameters(map[string]any{"mode": "Append", "batchId": batchID})
 	tx.SetOperationMetrics(map[string]any{"numFiles": len(adds), "numOutputRows": rows})
 	v, err := tx.Commit(ctx)
 	if errors.Is(err, lakelog.ErrConflict) {
-		rn.log.Warn("snapshot chunk committed concurrently; discarding this copy", "table", name, "chunk", c.Index, "err", err)
+		rn.log.Warn("snapshot chunk committed concurrently; discarding this copy", "table", name, "chunk", index, "err", err)
 		rn.mu.Lock()
-		tr.done++
+		tr.markDone(index)
 		tr.rep.Skipped++
 		rn.mu.Unlock()
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("table %s chunk %d: commit: %w", name, c.Index, err)
+		return fmt.Errorf("table %s chunk %d: commit: %w", name, index, err)
 	}
 	next, err := rn.raw.SnapshotAt(ctx, v)
 	if err != nil {
 		return fmt.Errorf("raw table snapshot at %d: %w", v, err)
 	}
-	rn.log.Debug("snapshot chunk committed", "table", name, "chunk", c.Index, "rows", rows, "version", v, "at", b.ordKey)
+	rn.log.Debug("snapshot chunk committed", "table", name, "chunk", index, "rows", rows, "version", v, "at", ordKey)
 
 	rn.mu.Lock()
 	defer rn.mu.Unlock()
 	if next.Version() > rn.snap.Version() {
 		rn.snap = next
 	}
-	tr.done++
-	tr.views[b.ordKey] = true
+	if tr.markDone(index) {
+		tr.rep.RecheckRows += rows
+	}
+	if ordKey != "" {
+		tr.views[ordKey] = true
+	}
 	tr.rep.Rows += rows
 	tr.rep.Files += len(adds)
 	tr.rep.Bytes += bytes
@@ -396,25 +502,37 @@ func (rn *runner) readChunk(ctx context.Context, tr *tableRun, c Chunk, view Vie
 	return nil
 }
 
+// markDone counts chunk index of tr as committed and says whether it is
+// the recheck pass; the caller holds runner.mu.
+func (tr *tableRun) markDone(index int) (recheck bool) {
+	if index == tr.recheck {
+		tr.recheckDone = true
+		return true
+	}
+	tr.done++
+	return false
+}
+
 // report sends tr's progress; the caller holds rn.mu (or runs alone).
 func (rn *runner) report(tr *tableRun, force bool) {
-	done := tr.done == len(tr.chunks)
+	doneAll, total := tr.doneAll(), tr.total()
+	done := doneAll == total
 	if done {
 		tr.rep.Duration = rn.cfg.Now().Sub(tr.start)
 	}
-	if rn.progress == nil || (!force && tr.done == 0) {
+	if rn.progress == nil || (!force && doneAll == 0) {
 		return
 	}
 	p := Progress{
-		Table: tr.rep.Table, ChunksDone: tr.done, ChunksTotal: len(tr.chunks),
+		Table: tr.rep.Table, ChunksDone: doneAll, ChunksTotal: total,
 		Rows: tr.rowsBefore + tr.rep.Rows, EstimatedRows: tr.plan.EstimatedRows, Done: done,
 	}
 	if el := rn.cfg.Now().Sub(tr.start).Seconds(); el > 0 {
 		p.RowsPerSec = float64(tr.rep.Rows) / el
 	}
-	if ran := tr.done - tr.rep.Skipped; !done && ran > 0 {
+	if ran := doneAll - tr.rep.Skipped; !done && ran > 0 {
 		perChunk := rn.cfg.Now().Sub(tr.start) / time.Duration(ran)
-		p.ETA = perChunk * time.Duration(len(tr.chunks)-tr.done)
+		p.ETA = perChunk * time.Duration(total-doneAll)
 	}
 	rn.progress(p)
 }

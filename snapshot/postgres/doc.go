@@ -11,6 +11,11 @@
 // needs a second, binary, set of decoders that could disagree with
 // capture's.
 //
+// Source is a snapshot.Rechecker: its mark is the oldest running
+// transaction id (xid8), and a view's ReadChanged re-reads the rows whose
+// xmin falls between the mark and the view's xmax, modulo 2^32 (see
+// recheck.go for why that is wraparound- and freeze-safe).
+//
 // Chunk bounds are literals cast to the key column's type
 // ('42'::bigint): COPY takes no bind parameters. They come from the
 // server's own ::text output of key values, and sessions run with

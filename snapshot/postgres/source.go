@@ -45,6 +45,8 @@ type Source struct {
 	log  *slog.Logger
 	pool *pgxpool.Pool
 	db   string
+	// serverVersion is server_version_num (150004 for 15.4).
+	serverVersion int
 
 	mu     sync.Mutex
 	tables map[schemas.TableID]*pgTable
@@ -105,7 +107,7 @@ func New(ctx context.Context, cfg Config, logger *slog.Logger) (*Source, error) 
 		return nil, fmt.Errorf("postgres snapshot: connect: %w", err)
 	}
 	s := &Source{cfg: cfg, log: logger, pool: pool, tables: map[schemas.TableID]*pgTable{}, types: map[uint32]pgtext.Type{}}
-	if err := pool.QueryRow(ctx, `SELECT current_database()`).Scan(&s.db); err != nil {
+	if err := pool.QueryRow(ctx, `SELECT current_database(), current_setting('server_version_num')::int`).Scan(&s.db, &s.serverVersion); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("postgres snapshot: connect: %w", err)
 	}

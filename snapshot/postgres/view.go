@@ -49,6 +49,16 @@ func (v *view) Close() error {
 // form, decoded with the same text decoders as capture's pgoutput values.
 // The transaction ends with the chunk.
 func (v *view) ReadChunk(ctx context.Context, t *snapshot.Table, c snapshot.Chunk, emit func(row []any) error) error {
+	return v.inSnapshot(ctx, t, emit, func(_ *pgconn.PgConn, pt *pgTable) (string, error) {
+		return chunkQuery(pt, t.Where, c), nil
+	})
+}
+
+// inSnapshot runs, in one REPEATABLE READ, READ ONLY transaction that
+// imports the view's snapshot, the COPY … TO STDOUT statement query
+// returns (query may run statements of its own first), and emits its
+// rows decoded. The transaction ends with the read.
+func (v *view) inSnapshot(ctx context.Context, t *snapshot.Table, emit func(row []any) error, query func(pc *pgconn.PgConn, pt *pgTable) (string, error)) error {
 	pt, err := v.s.table(t)
 	if err != nil {
 		return err
@@ -65,14 +75,19 @@ func (v *view) ReadChunk(ctx context.Context, t *snapshot.Table, c snapshot.Chun
 		_ = pc.Exec(context.Background(), "ROLLBACK").Close()
 		return fmt.Errorf("import snapshot: %w", err)
 	}
-	cr := &copyRows{decoders: pt.decoders, names: columnNames(t), emit: emit}
-	_, err = pc.CopyTo(ctx, cr, chunkQuery(pt, t.Where, c))
+	sql, err := query(pc, pt)
 	if err == nil {
-		err = cr.done()
+		cr := &copyRows{decoders: pt.decoders, names: columnNames(t), emit: emit}
+		if _, err = pc.CopyTo(ctx, cr, sql); err == nil {
+			err = cr.done()
+		}
+		if err != nil {
+			err = fmt.Errorf("copy: %w", err)
+		}
 	}
 	if err != nil {
 		_ = pc.Exec(context.Background(), "ROLLBACK").Close()
-		return fmt.Errorf("copy: %w", err)
+		return err
 	}
 	if err := pc.Exec(ctx, "COMMIT").Close(); err != nil {
 		return fmt.Errorf("end snapshot transaction: %w", err)
