@@ -111,6 +111,21 @@ func jsonOf(v any) string {
 	return string(b)
 }
 
+// checkpointObjects lists the log's checkpoint keys, space-separated.
+func checkpointObjects(t *testing.T, store blob.Store) string {
+	t.Helper()
+	var keys []string
+	for obj, err := range store.List(context.Background(), "_delta_log/") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(obj.Key, "checkpoint") {
+			keys = append(keys, obj.Key)
+		}
+	}
+	return strings.Join(keys, " ")
+}
+
 func TestCheckpointEveryInterval(t *testing.T) {
 	ctx := context.Background()
 	clock := &fakeClock{now: time.UnixMilli(1_700_000_000_000)}
@@ -121,16 +136,7 @@ func TestCheckpointEveryInterval(t *testing.T) {
 	}
 	buildHistory(t, table, 12)
 
-	var checkpoints []string
-	for obj, err := range store.List(ctx, "_delta_log/") {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(obj.Key, "checkpoint") {
-			checkpoints = append(checkpoints, obj.Key)
-		}
-	}
-	if got, want := strings.Join(checkpoints, " "), "_delta_log/00000000000000000010.checkpoint.parquet _delta_log/_last_checkpoint"; got != want {
+	if got, want := checkpointObjects(t, store), "_delta_log/00000000000000000010.checkpoint.parquet _delta_log/_last_checkpoint"; got != want {
 		t.Fatalf("checkpoint objects = %s, want %s", got, want)
 	}
 
@@ -301,16 +307,7 @@ func TestMissedCheckpointCaughtUp(t *testing.T) {
 	if !store.failed {
 		t.Fatal("no checkpoint write was attempted")
 	}
-	var checkpoints []string
-	for obj, err := range store.List(ctx, "_delta_log/") {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if strings.Contains(obj.Key, "checkpoint") {
-			checkpoints = append(checkpoints, obj.Key)
-		}
-	}
-	if got, want := strings.Join(checkpoints, " "), "_delta_log/00000000000000000011.checkpoint.parquet _delta_log/_last_checkpoint"; got != want {
+	if got, want := checkpointObjects(t, store), "_delta_log/00000000000000000011.checkpoint.parquet _delta_log/_last_checkpoint"; got != want {
 		t.Fatalf("checkpoint objects = %s, want %s", got, want)
 	}
 	snap, err := table.Snapshot(ctx)
