@@ -52,6 +52,8 @@ func alterations(d Dialect) []alteration {
 			{table: "e2e_types", sql: "ALTER TABLE e2e_types ADD COLUMN c_added_dflt varchar(20) DEFAULT 'dflt'",
 				apply:       addColumn(Column{Name: "c_added_dflt", SQLType: "varchar(20)", Kind: KindText, gen: genText(0, 20)}),
 				withDefault: "c_added_dflt"},
+			{table: "e2e_composite", sql: "ALTER TABLE e2e_composite MODIFY tenant bigint",
+				apply: widen("tenant", "bigint", KindInt, genInt(1, 5))}, // a key column
 			{table: "e2e_composite", sql: "ALTER TABLE e2e_composite MODIFY qty bigint",
 				apply: widen("qty", "bigint", KindInt, genInt64)},
 			{table: "e2e_composite", sql: "ALTER TABLE e2e_composite MODIFY price decimal(14,2)",
@@ -79,6 +81,8 @@ func alterations(d Dialect) []alteration {
 		{table: "e2e_types", sql: "ALTER TABLE e2e_types ADD COLUMN c_added_dflt varchar(20) DEFAULT 'dflt'",
 			apply:       addColumn(Column{Name: "c_added_dflt", SQLType: "varchar(20)", Kind: KindText, gen: genText(0, 20)}),
 			withDefault: "c_added_dflt"},
+		{table: "e2e_composite", sql: "ALTER TABLE e2e_composite ALTER COLUMN tenant TYPE bigint",
+			apply: widen("tenant", "bigint", KindInt, genInt(1, 5))}, // a key column
 		{table: "e2e_composite", sql: "ALTER TABLE e2e_composite ALTER COLUMN qty TYPE bigint",
 			apply: widen("qty", "bigint", KindInt, genInt64)},
 		{table: "e2e_composite", sql: "ALTER TABLE e2e_composite ALTER COLUMN price TYPE numeric(14,2)",
