@@ -10,11 +10,14 @@
 // is remembered in <TablesRoot>/_sluice_merge/catalog.json, an optimisation
 // only (a lost catalog means reading more, never merging twice).
 //
-// A backlog whose raw files pass Config.MaxPassBytes (the first merge of a
-// table HoldBack kept back during its snapshot, a merge that has not run
-// for long) is merged in passes over consecutive raw version ranges, each
-// committed like a Run stopping there, so memory is bounded by a pass
-// (passes.go: why passes give the same rows, the exceptions, crashes).
+// A backlog whose raw files pass Config.MaxPassBytes (a merge that has not
+// run for long, a Debezium snapshot read through Kafka) is merged in passes
+// over consecutive raw version ranges, each committed like a Run stopping
+// there, so memory is bounded by a pass (passes.go: why passes give the
+// same rows, the exceptions, crashes). No pass ends before the last raw
+// commit of a sluice snapshot (txn appId schemas.SnapshotAppIDPrefix): its
+// rows come late with old positions, and the changes newer than them must
+// be merged with them.
 //
 // Per table (table.go), in one Delta commit:
 //   - txn appId "sluice-merge" = the raw version merged to, so a rerun after

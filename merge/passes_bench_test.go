@@ -11,8 +11,10 @@ import (
 	"github.com/sluicehq/sluice/schemas"
 )
 
-// BenchmarkMergeBacklog merges a held snapshot's worth of raw data (the
-// first merge after HoldBack released a table) once with the default
+// BenchmarkMergeBacklog merges a large backlog of raw data (snapshot reads
+// as ingest writes a Debezium snapshot read through Kafka: no sluice
+// snapshot txn, so passes apply; a sluice snapshot's rows are one pass,
+// passes.go) once with the default
 // Config.MaxPassBytes, with 16 and 512 MiB and without a limit, in the same
 // process, and reports for each:
 //

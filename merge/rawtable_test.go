@@ -25,6 +25,9 @@ type testRaw struct {
 	schema  *lakelog.StructType
 	offsets map[string]int64
 	batch   int
+	// nextAppIDs are txn appIds the next append also sets (at version 0),
+	// as a snapshot's commit sets its chunk's.
+	nextAppIDs []string
 }
 
 func newTestRaw(t testing.TB, store blob.Store) *testRaw {
@@ -112,6 +115,10 @@ func (r *testRaw) append(ctx context.Context, changes []*schemas.Change, withSch
 	for topic, off := range last {
 		tx.SetAppVersion(schemas.IngestAppID(topic, 0), off)
 	}
+	for _, id := range r.nextAppIDs {
+		tx.SetAppVersion(id, 0)
+	}
+	r.nextAppIDs = nil
 	return tx.Commit(ctx)
 }
 

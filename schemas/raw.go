@@ -90,6 +90,12 @@ const (
 // IngestAppIDPrefix starts every ingest txn appId.
 const IngestAppIDPrefix = "sluice-ingest|"
 
+// SnapshotAppIDPrefix starts every txn appId of a raw commit written by a
+// snapshot, backfill or repair (snapshot rows, op r, and its deletes):
+// rows whose source positions may be older than those of changes already
+// in the raw table.
+const SnapshotAppIDPrefix = "sluice-snapshot|"
+
 // IngestAppID is the txn appId under which ingest records the last offset of
 // (topic, partition) written to the raw table: "sluice-ingest|<topic>|<partition>".
 // Kafka topic names cannot contain '|', so the id is unambiguous.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/sluicehq/sluice/lakelog/blob"
+	"github.com/sluicehq/sluice/schemas"
 )
 
 // Chunk is one primary-key range of a table: the keys k with
@@ -160,7 +161,7 @@ func readPlan(ctx context.Context, store blob.Store, key string, t *Table) (*pla
 var ErrPlanMismatch = errors.New("stored snapshot plan does not match")
 
 // AppIDPrefix starts every snapshot txn appId.
-const AppIDPrefix = "sluice-snapshot|"
+const AppIDPrefix = schemas.SnapshotAppIDPrefix
 
 // ChunkAppID is the raw table txn appId that records chunk index of table
 // in snapshot snapshotID as committed:
