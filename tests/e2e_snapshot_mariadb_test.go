@@ -253,8 +253,8 @@ sources:
     %s
     server_id: %d
     include: ['%s\..*']
-snapshot:
-%s`, e.dir, strings.Join(e.brokers, ", "), e.prefix, e.prefix, e.my.Addr, e.my.User, password, e.serverID+1, regexp.QuoteMeta(e.dbName), snapshotYAML)
+%ssnapshot:
+%s`, e.dir, strings.Join(e.brokers, ", "), e.prefix, e.prefix, e.my.Addr, e.my.User, password, e.serverID+1, regexp.QuoteMeta(e.dbName), snapMergeYAML, snapshotYAML)
 	cfg, err := jobs.ParseConfig([]byte(cfgText), func(k string) (string, bool) { return e.my.Password, k == "SNAP_E2E_MARIA_PASSWORD" })
 	if err != nil {
 		t.Fatal(err)

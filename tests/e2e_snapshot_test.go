@@ -74,6 +74,12 @@ func snapE2ESize(ciRows, ciSeeds int) (rows, seeds int) {
 // prevents; the test is then expected to fail).
 func snapHoldBack() bool { return os.Getenv("SLUICE_SNAPSHOT_NO_HOLDBACK") == "" }
 
+// snapMergeYAML makes the merges read at most 1 MiB of raw data per pass,
+// so that even a CI-size snapshot's backlog would be merged in passes if
+// the merge allowed it (the soak-size one, 1.2M rows, found that passes
+// must not split a sluice snapshot from the changes newer than its rows).
+const snapMergeYAML = "merge:\n  max_pass_mb: 1\n"
+
 // TestE2ESnapshotPostgresUnderWrites: rows that exist before capture
 // starts (a bulk table with TOAST-sized values, and the workload's typed
 // tables) are loaded by jobs.Snapshot while writers update (leaving the
@@ -107,7 +113,7 @@ func runSnapshotPostgresE2E(t *testing.T, bulkRows int) {
 	cfgText := fmt.Sprintf(`warehouse: %s
 sources:
   - {name: app, type: postgres, dsn: '${SNAP_E2E_DSN}', slot: %s, publication: %s, topic_prefix: %s}
-`, dir, slot, pub, prefix)
+%s`, dir, slot, pub, prefix, snapMergeYAML)
 	cfg, err := jobs.ParseConfig([]byte(cfgText), func(k string) (string, bool) { return dsn, k == "SNAP_E2E_DSN" })
 	if err != nil {
 		t.Fatal(err)
