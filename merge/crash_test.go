@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -100,7 +101,8 @@ func playCrash(t *testing.T, warehouse blob.Store, merge func(env *scd1Env) erro
 }
 
 // playScript is playCrash for any script; setup, when set, adjusts the
-// environment (e.g. its table configs) first.
+// environment (e.g. its table configs) first. A step "snapshot <events>"
+// is committed as a sluice snapshot's chunk (with its txn appId).
 func playScript(t *testing.T, script []string, setup func(env *scd1Env), warehouse blob.Store, merge func(env *scd1Env) error) *scd1Env {
 	t.Helper()
 	env := newSCD1Env(t)
@@ -108,7 +110,7 @@ func playScript(t *testing.T, script []string, setup func(env *scd1Env), warehou
 	if setup != nil {
 		setup(env)
 	}
-	for _, step := range script {
+	for i, step := range script {
 		if name, ok := strings.CutPrefix(step, "schema "); ok {
 			lines := strings.SplitN(name, "\n", 2)
 			tt := &testTable{id: tableIDOf("db.public." + lines[0])}
@@ -124,6 +126,10 @@ func playScript(t *testing.T, script []string, setup func(env *scd1Env), warehou
 			}
 			env.tables[tt.id.Table] = tt
 			continue
+		}
+		if rest, ok := strings.CutPrefix(step, "snapshot "); ok {
+			step = rest
+			env.raw.nextAppIDs = []string{schemas.SnapshotAppIDPrefix + "s1|script|" + strconv.Itoa(i)}
 		}
 		var changes = parseEvents(t, env, step)
 		if _, err := env.raw.append(context.Background(), changes, true); err != nil {

@@ -382,39 +382,15 @@ func TestPassesKeepSnapshotWithLaterChanges(t *testing.T) {
 	var want string
 	for i, maxBytes := range []int64{0, 1} {
 		store := memblob.New()
-		env := newSCD1Env(t)
-		env.warehouse = store
-		for _, step := range script {
-			if rest, ok := strings.CutPrefix(step, "schema "); ok {
-				lines := strings.SplitN(rest, "\n", 2)
-				tt := &testTable{id: tableIDOf("db.public." + lines[0])}
-				for _, l := range strings.Split(lines[1], "\n") {
-					c, key, err := testColumn(l)
-					if err != nil {
-						t.Fatal(err)
-					}
-					tt.cols = append(tt.cols, c)
-					if key {
-						tt.key = append(tt.key, c.Name)
-					}
-				}
-				env.tables[tt.id.Table] = tt
-				continue
+		steps := 0
+		env := playScript(t, script, nil, store, func(env *scd1Env) error {
+			// the table exists and is merged before the backlog
+			if steps++; steps > 1 {
+				return nil
 			}
-			if rest, ok := strings.CutPrefix(step, "snapshot "); ok {
-				step = rest
-				env.raw.nextAppIDs = []string{"sluice-snapshot|s1|db.public.a|0"}
-			}
-			if _, err := env.raw.append(ctx, parseEvents(t, env, step), true); err != nil {
-				t.Fatal(err)
-			}
-			if step == script[1] {
-				// the table exists and is merged before the backlog
-				if _, err := Run(ctx, env.raw.table, store, env.cfg, nil); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
+			_, err := Run(ctx, env.raw.table, store, env.cfg, nil)
+			return err
+		})
 		cfg := env.cfg
 		cfg.MaxPassBytes = maxBytes
 		rep, err := Run(ctx, env.raw.table, store, cfg, nil)

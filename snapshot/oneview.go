@@ -84,21 +84,30 @@ func oneViewOrder(chunks []Chunk, committed func(Chunk) bool) (order []Chunk, re
 // view of their own, opened for them and closed after the last.
 func (rn *runner) oneViewTable(ctx context.Context, w work) error {
 	name := w.table.t.ID.String()
+	return rn.inOwnView(ctx, name, "table "+name, func(v View) error {
+		rn.log.Info("snapshot view opened for one table (its change events may lack columns: all its chunks are read at this one position)",
+			"table", name, "position", v.Position(), "chunks", len(w.chunks))
+		for _, c := range w.chunks {
+			if err := rn.readChunk(ctx, w.table, c, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// inOwnView runs read in a view opened for it alone (not one of the
+// rotating views of views.go) and closes the view after. what starts the
+// open error; table names the view in the close warning.
+func (rn *runner) inOwnView(ctx context.Context, table, what string, read func(View) error) error {
 	v, err := rn.src.OpenView(ctx)
 	if err != nil {
-		return fmt.Errorf("table %s: open view: %w", name, err)
+		return fmt.Errorf("%s: open view: %w", what, err)
 	}
 	defer func() {
 		if err := v.Close(); err != nil {
-			rn.log.Warn("close snapshot view", "table", name, "err", err)
+			rn.log.Warn("close snapshot view", "table", table, "err", err)
 		}
 	}()
-	rn.log.Info("snapshot view opened for one table (its change events may lack columns: all its chunks are read at this one position)",
-		"table", name, "position", v.Position(), "chunks", len(w.chunks))
-	for _, c := range w.chunks {
-		if err := rn.readChunk(ctx, w.table, c, v); err != nil {
-			return err
-		}
-	}
-	return nil
+	return read(v)
 }

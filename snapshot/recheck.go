@@ -93,30 +93,23 @@ func (rn *runner) recheckTable(ctx context.Context, tr *tableRun) error {
 		rn.log.Warn("snapshot recheck skipped (test switch): a key change between two views' chunks can lose unchanged columns", "table", name)
 		return rn.commitChunk(ctx, tr, tr.recheck, nil, 0, 0, "")
 	}
-	v, err := rn.src.OpenView(ctx)
-	if err != nil {
-		return fmt.Errorf("table %s recheck: open view: %w", name, err)
-	}
-	defer func() {
-		if err := v.Close(); err != nil {
-			rn.log.Warn("close snapshot view", "table", name, "err", err)
+	return rn.inOwnView(ctx, name, "table "+name+" recheck", func(v View) error {
+		rr, ok := v.(RecheckReader)
+		if !ok {
+			return fmt.Errorf("table %s recheck: the source's view cannot re-read changed rows", name)
 		}
-	}()
-	rr, ok := v.(RecheckReader)
-	if !ok {
-		return fmt.Errorf("table %s recheck: the source's view cannot re-read changed rows", name)
-	}
-	err = rn.load(ctx, tr, tr.recheck, false, v, func(emit func([]any) error) error {
-		return rr.ReadChanged(ctx, tr.t, tr.plan.RecheckMark, emit)
+		err := rn.load(ctx, tr, tr.recheck, false, v, func(emit func([]any) error) error {
+			return rr.ReadChanged(ctx, tr.t, tr.plan.RecheckMark, emit)
+		})
+		if err != nil {
+			return err
+		}
+		rn.mu.Lock()
+		rows := tr.rep.RecheckRows
+		rn.mu.Unlock()
+		pos, _ := v.Position().OrderingKey() // load already checked it
+		rn.log.Info("snapshot recheck re-read the rows written since the table's snapshot began, in one new view (a key change between two views' chunks would otherwise lose unchanged columns)",
+			"table", name, "rows", rows, "position", pos, "mark", tr.plan.RecheckMark)
+		return nil
 	})
-	if err != nil {
-		return err
-	}
-	rn.mu.Lock()
-	rows := tr.rep.RecheckRows
-	rn.mu.Unlock()
-	pos, _ := v.Position().OrderingKey() // load already checked it
-	rn.log.Info("snapshot recheck re-read the rows written since the table's snapshot began, in one new view (a key change between two views' chunks would otherwise lose unchanged columns)",
-		"table", name, "rows", rows, "position", pos, "mark", tr.plan.RecheckMark)
-	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -24,7 +23,12 @@ import (
 // connection using it and its name.
 func testDB(t testing.TB) (*client.Conn, string, testenv.MySQLConfig) {
 	t.Helper()
-	cfg := testenv.MySQL(t)
+	return testDBOn(t, testenv.MySQL(t))
+}
+
+// testDBOn is testDB on the server cfg.
+func testDBOn(t testing.TB, cfg testenv.MySQLConfig) (*client.Conn, string, testenv.MySQLConfig) {
+	t.Helper()
 	conn, err := client.Connect(cfg.Addr, cfg.User, cfg.Password, "")
 	if err != nil {
 		t.Fatalf("connect: %v", err)
@@ -359,13 +363,10 @@ func TestPositionGone(t *testing.T) {
 }
 
 // TestPurgedBinlog purges binlog files, which would break other packages'
-// tests streaming from the shared server at the same time: it runs only
-// with SLUICE_TEST_MYSQL_PURGE=1 (on a private server).
+// tests streaming from the shared server at the same time: it runs on a
+// private server of its own.
 func TestPurgedBinlog(t *testing.T) {
-	conn, db, cfg := testDB(t)
-	if os.Getenv("SLUICE_TEST_MYSQL_PURGE") != "1" {
-		t.Skip("set SLUICE_TEST_MYSQL_PURGE=1 to run PURGE BINARY LOGS against a private server")
-	}
+	conn, db, cfg := testDBOn(t, testenv.NewPrivateMariaDB(t).Config())
 	s := newSource(t, cfg, db, nil)
 	from := startPosition(t, s)
 	mustExec(t, conn, "CREATE TABLE p (id INT PRIMARY KEY)")
